@@ -1,0 +1,82 @@
+/* capture: the contract between the capture worker and each capture kind. */
+#ifndef HOUND_CAPTURE_H
+#define HOUND_CAPTURE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "bundle.h"
+#include "config.h"
+
+/*
+ * Everything a capture kind needs. The worker owns it; a kind writes its files
+ * into bundle_dir(ctx->bundle) and registers them with bundle_add_file().
+ */
+struct capture_ctx {
+	bundle *bundle;
+	pid_t pid;
+	const struct target_conf *target;  /* may be NULL for `hound capture` */
+	const char *go_url;                /* NULL for native targets */
+	const char *heap_baseline_dir;     /* per-process baseline dir, may be NULL */
+	volatile sig_atomic_t *stop;       /* set on shutdown: finish early */
+};
+
+/*
+ * One capture kind's entry point: returns 0 on success, or a negative errno
+ * with a human sentence in err ("ptrace(PTRACE_SEIZE, 1234): Operation not
+ * permitted"). The worker records err in the manifest's errors and goes on.
+ */
+typedef int (*capture_fn)(struct capture_ctx *ctx, const struct capture_item *item,
+			  char *err, size_t errlen);
+
+/* Runs one item (dispatches on item->kind). Never aborts the bundle. */
+int capture_run_item(struct capture_ctx *ctx, const struct capture_item *item);
+
+
+/*
+ * A capture job: everything needed to produce one bundle, deep-copied so it
+ * outlives config reloads and the process table. Built by the agent (rules,
+ * API, alerts) or by `hound capture`; run by capture_job_run on a worker.
+ */
+struct capture_job {
+	char *target;                 /* target name ("manual" for hound capture) */
+	char *parent_dir;             /* bundle goes to PARENT/ID */
+	char *go_url;                 /* NULL for native */
+	char *baseline_dir;           /* per-process baseline dir or NULL */
+	struct capture_list items;    /* owned copy */
+	struct bundle_process proc;   /* strings owned */
+	struct bundle_trigger trig;   /* strings and arrays owned */
+	struct label *labels;         /* owned copy of the config's labels */
+	size_t nlabels;
+	bundle *bundle;               /* created early (capture_job_open) or by capture_job_run */
+	/* Results, filled by capture_job_run. */
+	char id[256];
+	char final_dir[4096];
+	int nerrors;
+};
+
+struct capture_job *capture_job_new(const char *target, const char *parent_dir);
+void capture_job_free(struct capture_job *job);
+/* Deep copies into the job (the job owns the copies). */
+void capture_list_copy(struct capture_list *dst, const struct capture_list *src);
+void capture_list_fini(struct capture_list *l);
+void capture_job_set_labels(struct capture_job *job, const struct label *l, size_t n);
+void capture_job_set_trigger_text(struct capture_job *job, const char *rule,
+				  const char *condition, const char *reason);
+/* Fills job->proc from /proc/PID (comm, cmdline, exe, cgroup, start time). 0 or -errno. */
+int capture_job_read_process(struct capture_job *job, pid_t pid);
+/*
+ * Creates the job's bundle directory now (ID.tmp), so its ID is known before
+ * the job runs (the API answers with it). 0 or -errno.
+ */
+int capture_job_open(struct capture_job *job);
+/*
+ * Creates the bundle unless open already, runs every item (quick kinds first, errors recorded,
+ * never aborting the others), writes the manifest and publishes ID/.
+ * Returns 0 or -errno when the bundle itself could not be created/written.
+ */
+int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop);
+
+#endif

@@ -1,0 +1,79 @@
+/* main: the hound command line; dispatches to one cmd_* per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "http_client.h"
+#include "log.h"
+
+#ifndef HOUND_FEATURES
+#define HOUND_FEATURES ""
+#endif
+
+int cmd_version(int argc, char **argv);
+
+struct subcommand {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct subcommand subcommands[] = {
+	{"run", cmd_run, "run the agent: sample targets, evaluate rules, capture, upload"},
+	{"check", cmd_check, "validate a config file and print the effective config"},
+	{"capture", cmd_capture, "capture a bundle of one process now, without a config"},
+	{"stacks", cmd_stacks, "print every thread's stack of a process"},
+	{"report", cmd_report, "print a human summary of a bundle"},
+	{"status", cmd_status, "ask a running agent what it sees"},
+	{"version", cmd_version, "print the version and compiled-in features"},
+};
+
+int cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("hound %s\nfeatures: %s\n", PACKAGE_VERSION, HOUND_FEATURES);
+	return EXIT_OK;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: hound COMMAND [OPTIONS]\n\n"
+		     "hound is a continuous auto-profiling watchdog: it samples processes,\n"
+		     "evaluates rules and captures evidence (stacks, heap, CPU) when they fire.\n\n"
+		     "commands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(out, "  %-9s %s\n", subcommands[i].name, subcommands[i].summary);
+	fprintf(out, "\n'hound COMMAND --help' describes each command.\n"
+		     "The default config is %s (HOUND_CONFIG overrides it).\n",
+		config_default_path());
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return cmd_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (strcmp(argv[1], subcommands[i].name) != 0)
+			continue;
+		if (http_global_init() < 0) {
+			fprintf(stderr, "hound: libcurl initialisation failed\n");
+			return EXIT_RUNTIME;
+		}
+		int rc = subcommands[i].fn(argc - 1, argv + 1);
+		http_global_cleanup();
+		return rc;
+	}
+	fprintf(stderr, "hound: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,52 @@
+/* util: allocation that aborts on exhaustion, clocks, and small file helpers. */
+#ifndef HOUND_UTIL_H
+#define HOUND_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define UNUSED(x) ((void)(x))
+
+/* Allocation: these never return NULL; on exhaustion they print and abort. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Returns a malloc'd formatted string owned by the caller. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Clocks in milliseconds / nanoseconds. */
+int64_t util_mono_ms(void);
+int64_t util_mono_ns(void);
+int64_t util_wall_ms(void);
+/* Formats wall-clock ms as RFC 3339 UTC with milliseconds ("2026-01-02T03:04:05.678Z"). */
+void util_fmt_time(int64_t wall_ms, char *buf, size_t len);
+/* Formats wall-clock ms as the compact bundle form "20260102T030405Z". */
+void util_fmt_compact_time(int64_t wall_ms, char *buf, size_t len);
+
+/* Files. All return 0 or -errno. */
+int util_mkdir_p(const char *path, mode_t mode);
+int util_rm_rf(const char *path);
+/* Reads a whole small file into a malloc'd NUL-terminated buffer (caller frees). */
+int util_read_file(const char *path, char **out, size_t *len, size_t max);
+/* Writes buf to path via path.tmp + fsync + rename. */
+int util_write_file_atomic(const char *path, const void *buf, size_t len);
+/* Bytes used by a directory tree (apparent size), or -errno. */
+int64_t util_du(const char *path);
+/* Like read(2)/write(2) but retries on EINTR and short counts. */
+ssize_t util_read_full(int fd, void *buf, size_t n);
+int util_write_full(int fd, const void *buf, size_t n);
+
+/* Strings. */
+bool util_str_has_prefix(const char *s, const char *prefix);
+/* Levenshtein distance, for "did you mean" hints. */
+size_t util_edit_distance(const char *a, const char *b);
+/* snprintf that always terminates and reports truncation as false. */
+bool util_snprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif
