@@ -1,4 +1,5 @@
 /* Unit tests for util, json, sha256, metric and log. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The command line: help, version, exit statuses, `hound capture` and `hound report`.
+. "$(dirname "$0")/lib.sh"
+
+for sub in run check capture stacks report status; do
+	check "$sub --help exits 0 and prints usage" bash -c "'$HOUND' $sub --help | grep -q 'usage: hound $sub'"
+done
+check "--help lists the commands" bash -c "'$HOUND' --help | grep -q 'capture'"
+check "--version prints version and features" bash -c "'$HOUND' --version | grep -q '^hound [0-9]' && '$HOUND' --version | grep -q '^features:.*libunwind'"
+check "version subcommand" bash -c "'$HOUND' version | grep -q '^hound '"
+"$HOUND" frobnicate >/dev/null 2>&1
+check "unknown command exits 2" [ $? -eq 2 ]
+"$HOUND" >/dev/null 2>&1
+check "no command exits 2" [ $? -eq 2 ]
+"$HOUND" run --log-level=loud >/dev/null 2>"$T/err"
+check "bad --log-level exits 2" [ $? -eq 2 ]
+check "bad --log-level says why" grep -q 'log-level' "$T/err"
+HOUND_CONFIG=$T/nope.yaml "$HOUND" run 2>"$T/err"
+check "missing config exits 2" [ $? -eq 2 ]
+check "missing config names the file" grep -q "$T/nope.yaml" "$T/err"
+
+# hound capture: a real bundle of a real process without any config.
+build_target misbehave
+"$T/misbehave" steady 0 >"$T/t.out" &
+tpid=$!
+TEST_PIDS="$TEST_PIDS $tpid"
+wait_for 5 grep -q READY "$T/t.out"
+mkdir -p "$T/caps"
+dir=$("$HOUND" capture -p "$tpid" -k heap -o "$T/caps")
+check "capture exits 0" [ $? -eq 0 ]
+check "capture prints the bundle dir" [ -f "$dir/manifest.json" ]
+check "bundle dir is OUT/ID" bash -c "[ \"\$(dirname '$dir')\" = '$T/caps' ]"
+check "manual trigger in manifest" [ "$(json_get "$dir/manifest.json" 'j["trigger"]["kind"]+"/"+j["rule"]')" = "manual/manual" ]
+check "ID ends in -PID-manual" bash -c "basename '$dir' | grep -Eq -- '-$tpid-manual\$'"
+check "smaps.txt captured" [ -s "$dir/smaps.txt" ]
+check "no .tmp directory left" bash -c "! ls '$T/caps' | grep -q '\.tmp'"
+"$HOUND" report "$dir" >"$T/report" 2>&1
+check "report exits 0" [ $? -eq 0 ]
+check "report shows the bundle id and files" bash -c "grep -q 'bundle *$(basename "$dir")' '$T/report' && grep -q smaps.txt '$T/report'"
+"$HOUND" report "$T" >/dev/null 2>"$T/err"
+check "report on a non-bundle exits 1" [ $? -eq 1 ]
+"$HOUND" capture -p "$tpid" -k goroutines -o "$T/caps" 2>"$T/err"
+check "Go-only kind without --go-url is a usage error" [ $? -eq 2 ]
+"$HOUND" capture -p "$tpid" -k bogus -o "$T/caps" 2>"$T/err"
+check "unknown kind is a usage error" [ $? -eq 2 ]
+check "unknown kind is named" grep -q "bogus" "$T/err"
+kill "$tpid"; wait "$tpid" 2>/dev/null
+"$HOUND" capture -p "$tpid" -k heap -o "$T/caps" 2>"$T/err"
+check "capture of a gone process exits 1" [ $? -eq 1 ]
+check "gone process error names the pid" grep -q "pid $tpid" "$T/err"
+done_testing
