@@ -166,16 +166,14 @@ int util_read_file(const char *path, char **out, size_t *len, size_t max)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	size_t cap = 4096, n = 0;
+	/* One byte past max tells "exactly max" from "too big". */
+	size_t limit = max + 1, cap = limit < 4096 ? limit : 4096, n = 0;
 	char *buf = xmalloc(cap + 1);
 	for (;;) {
 		if (n == cap) {
-			if (cap >= max) {
-				free(buf);
-				close(fd);
-				return -EFBIG;
-			}
-			cap = cap * 2 > max ? max : cap * 2;
+			if (cap >= limit)
+				break;
+			cap = cap * 2 > limit ? limit : cap * 2;
 			buf = xrealloc(buf, cap + 1);
 		}
 		ssize_t r = read(fd, buf + n, cap - n);
@@ -192,6 +190,10 @@ int util_read_file(const char *path, char **out, size_t *len, size_t max)
 		n += (size_t)r;
 	}
 	close(fd);
+	if (n > max) {
+		free(buf);
+		return -EFBIG;
+	}
 	buf[n] = '\0';
 	*out = buf;
 	if (len)

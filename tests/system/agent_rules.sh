@@ -85,16 +85,21 @@ for f in j["files"]:
     assert hashlib.sha256(data).hexdigest() == f["sha256"], f["name"]
     assert len(data) == f["bytes"], f["name"]
 PY
-	# Fired from the condition, not before it: no history sample that fired
-	# lies before TROUBLE, and it took at most 2 samples after it began.
-	check "$name: no capture during the steady phase" python3 - "$BUNDLE/manifest.json" "$TROUBLE" <<'PY'
+	# Fired from the condition, not before it: the newest sample is past the
+	# moment trouble began, and the rule fired on the first sample that met
+	# its condition (abs rules) or within 3 samples of trouble (diff rules).
+	check "$name: fired promptly, never during the steady phase" python3 - "$BUNDLE/manifest.json" "$TROUBLE" <<'PY'
 import json, sys, datetime
 j = json.load(open(sys.argv[1])); trouble = int(sys.argv[2])
 def ms(t): return int(datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
-last = ms(j["history"][-1]["t"])
-assert last >= trouble, (last, trouble)
-after = [h for h in j["history"] if ms(h["t"]) >= trouble]
-assert len(after) <= 3, ("fired after %d samples of trouble" % len(after))
+hist, trig = j["history"], j["trigger"]
+assert ms(hist[-1]["t"]) >= trouble, "fired before the trouble began"
+if trig["condition"] == "abs":
+    earlier = [h["value"] for h in hist[:-1] if h["value"] > trig["threshold"]]
+    assert not earlier, ("an earlier sample already met the condition", earlier, trig)
+else:
+    after = [h for h in hist if ms(h["t"]) >= trouble]
+    assert len(after) <= 3, "fired only after %d samples of trouble" % len(after)
 PY
 }
 
@@ -118,13 +123,13 @@ rules_fds='      - name: fd-leak
         metric: fds
         abs: 40
         capture: [{command: ["ls", "-l", "/proc/{pid}/fd"], timeout: 5s}]'
-run_case fds fds 2500 50 300 "$rules_fds"
+run_case fds fds 2500 300 300 "$rules_fds"
 manifest_check fds fd-leak fds
 check "fds: command output in the bundle" bash -c "grep -q /dev/null '$BUNDLE'/command-1.txt"
 
 rules_spin='      - name: cpu-hot
         metric: cpu
-        abs: 60%
+        abs: 20%
         capture: [stacks]'
 run_case spin spin 2500 1 1 "$rules_spin"
 manifest_check spin cpu-hot cpu

@@ -26,7 +26,7 @@ int main(void)
 {
 	char root[] = "/tmp/hound-bundle-XXXXXX";
 	ok(mkdtemp(root) != NULL, "temp root");
-	char parent[PATH_MAX];
+	char parent[256];
 	snprintf(parent, sizeof(parent), "%s/bundles/api", root);
 
 	/* 2026-01-02T03:04:05Z */
@@ -34,7 +34,7 @@ int main(void)
 	bundle *b = NULL;
 	is_int(bundle_create(parent, 4242, "rss-spike", t, &b), 0, "bundle created");
 	is_str(bundle_id(b), "20260102T030405Z-4242-rss-spike", "ID is time-pid-rule");
-	char tmp[PATH_MAX];
+	char tmp[512];
 	snprintf(tmp, sizeof(tmp), "%s/20260102T030405Z-4242-rss-spike.tmp", parent);
 	is_str(bundle_dir(b), tmp, "files go to ID.tmp until finished");
 
@@ -63,11 +63,11 @@ int main(void)
 				      .exe = "/usr/bin/api", .cgroup = "0::/"};
 	char final[PATH_MAX];
 	is_int(bundle_finish(b, "api", &trig, &proc, labels, 1, final), 0, "bundle finished");
-	char want[PATH_MAX];
+	char want[512];
 	snprintf(want, sizeof(want), "%s/20260102T030405Z-4242-rss-spike", parent);
 	is_str(final, want, "renamed to ID");
 
-	char mpath[PATH_MAX];
+	char mpath[PATH_MAX + 32];
 	snprintf(mpath, sizeof(mpath), "%s/manifest.json", final);
 	json_error_t err;
 	json_t *m = json_load_file(mpath, 0, &err);

@@ -1,0 +1,15 @@
+/* api: the HTTP API (libmicrohttpd): health, metrics, targets, captures, alerts. */
+#ifndef HOUND_API_H
+#define HOUND_API_H
+
+#include "agent.h"
+#include "config.h"
+
+struct api_server;
+
+/* Starts listening on conf->listen; the server only calls agent_* functions. 0 or -errno. */
+int api_server_start(agent *a, const struct api_conf *conf, struct api_server **out);
+/* Stops accepting, finishes in-flight requests, frees. NULL is fine. */
+void api_server_stop(struct api_server *s);
+
+#endif

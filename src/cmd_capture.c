@@ -1,0 +1,166 @@
+/* cmd_capture: `hound capture`, one bundle of one process now, without a config. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "capture.h"
+#include "cmd.h"
+#include "log.h"
+#include "units.h"
+#include "util.h"
+
+static void capture_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: hound capture -p PID [-k KIND[,KIND..]] [-d DURATION] [-o DIR] [--go-url URL]\n\n"
+		"Captures one bundle of process PID now and prints its directory.\n\n"
+		"  -p, --pid PID         the process\n"
+		"  -k, --kind KINDS      comma-separated capture kinds (default: stacks,heap):\n"
+		"                        stacks cpu heap, and with --go-url also goroutines allocs\n"
+		"                        block mutex threadcreate trace\n"
+		"  -d, --duration D      duration of cpu and trace captures (default 10s / 5s)\n"
+		"  -o, --output DIR      where the bundle directory goes (default: .)\n"
+		"      --go-url URL      the process serves net/http/pprof at URL\n"
+		"      --log-level L     debug, info, warn (default) or error\n"
+		"  -h, --help            this text\n\n"
+		"Exit status: 0 bundle written (kinds that failed are listed in its manifest\n"
+		"errors), 1 the bundle could not be written or the process does not exist,\n"
+		"2 usage error.\n");
+}
+
+/* Parses "stacks,heap,cpu" into items; 0 or -EINVAL with the bad name in bad. */
+static int parse_kinds(const char *s, int64_t duration_ms, struct capture_list *out, char *bad, size_t badlen)
+{
+	char *copy = xstrdup(s), *save = NULL;
+	out->items = xcalloc(K_COUNT, sizeof(*out->items));
+	out->n = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		int k = capture_kind_by_name(tok);
+		if (k < 0 || k == K_COMMAND) {
+			snprintf(bad, badlen, "%s", tok);
+			free(copy);
+			return -EINVAL;
+		}
+		if (out->n == K_COUNT)
+			break;
+		out->items[out->n++] = (struct capture_item){.kind = (enum capture_kind)k,
+							     .duration_ms = capture_kind_has_duration(k) ? duration_ms : 0};
+	}
+	free(copy);
+	return out->n ? 0 : -EINVAL;
+}
+
+int cmd_capture(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pid", required_argument, NULL, 'p'},
+		{"kind", required_argument, NULL, 'k'},
+		{"duration", required_argument, NULL, 'd'},
+		{"output", required_argument, NULL, 'o'},
+		{"go-url", required_argument, NULL, 'g'},
+		{"log-level", required_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *kinds = "stacks,heap", *outdir = ".", *go_url = NULL;
+	int64_t duration_ms = 0;
+	enum log_level lvl = LOG_WARN;
+	long pid = 0;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:k:d:o:h", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'p':
+			pid = strtol(optarg, &end, 10);
+			if (*end || pid <= 0) {
+				fprintf(stderr, "hound capture: -p needs a process id, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'k':
+			kinds = optarg;
+			break;
+		case 'd':
+			if (units_parse_duration(optarg, &duration_ms, NULL) < 0 || duration_ms <= 0) {
+				fprintf(stderr, "hound capture: -d needs a duration like 10s, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'o':
+			outdir = optarg;
+			break;
+		case 'g':
+			go_url = optarg;
+			break;
+		case 'L':
+			if (log_parse_level(optarg, &lvl) < 0) {
+				fprintf(stderr, "hound capture: bad --log-level '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			capture_usage(stdout);
+			return EXIT_OK;
+		default:
+			capture_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (pid == 0 || optind < argc) {
+		capture_usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_setup(LOG_FMT_LOGFMT, lvl);
+
+	struct capture_job *job = capture_job_new("manual", outdir);
+	char bad[64] = "";
+	if (parse_kinds(kinds, duration_ms, &job->items, bad, sizeof(bad)) < 0) {
+		fprintf(stderr, "hound capture: unknown capture kind '%s'\n", bad);
+		capture_job_free(job);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < job->items.n; i++) {
+		if (!go_url && !capture_kind_native(job->items.items[i].kind)) {
+			fprintf(stderr, "hound capture: kind '%s' needs --go-url\n",
+				capture_kind_name(job->items.items[i].kind));
+			capture_job_free(job);
+			return EXIT_USAGE;
+		}
+	}
+	if (go_url)
+		job->go_url = xstrdup(go_url);
+	int rc = capture_job_read_process(job, (pid_t)pid);
+	if (rc < 0) {
+		fprintf(stderr, "hound capture: pid %ld: open /proc/%ld/stat: %s\n", pid, pid, strerror(-rc));
+		capture_job_free(job);
+		return EXIT_RUNTIME;
+	}
+	job->trig.kind = TRIGGER_MANUAL;
+	char *reason = xasprintf("manual capture of pid %ld requested with hound capture", pid);
+	capture_job_set_trigger_text(job, NULL, NULL, reason);
+	free(reason);
+
+	/* SIGINT/SIGTERM end a long cpu/trace capture early but still write the bundle. */
+	static volatile sig_atomic_t stop;
+	struct sigaction sa = {0};
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	rc = capture_job_run(job, &stop);
+	if (rc < 0) {
+		fprintf(stderr, "hound capture: cannot write bundle under %s: %s\n", outdir, strerror(-rc));
+		capture_job_free(job);
+		return EXIT_RUNTIME;
+	}
+	printf("%s\n", job->final_dir);
+	if (job->nerrors)
+		fprintf(stderr, "hound capture: %d capture kind(s) failed; see errors in %s/manifest.json\n",
+			job->nerrors, job->final_dir);
+	capture_job_free(job);
+	return EXIT_OK;
+}

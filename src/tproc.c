@@ -1,0 +1,144 @@
+/* tproc: the runtime state of one watched process (histories, rule states, handles). */
+#include "tproc.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define GO_METRICS_MASK                                                                          \
+	(METRIC_BIT(M_GOROUTINES) | METRIC_BIT(M_HEAP_INUSE) | METRIC_BIT(M_HEAP_ALLOC) |        \
+	 METRIC_BIT(M_HEAP_RELEASED) | METRIC_BIT(M_GC_PAUSE) | METRIC_BIT(M_GC_CPU) |           \
+	 METRIC_BIT(M_SERIES))
+
+/* The longest look-back any rule needs on a metric (trend window or forecast horizon). */
+static int64_t trend_window(const struct target_conf *t, enum metric_id m)
+{
+	int64_t w = 0;
+	for (size_t i = 0; i < t->nrules; i++) {
+		const struct rule_conf *r = &t->rules[i];
+		if (r->metric != m)
+			continue;
+		if (r->has_trend && r->trend_window_ms > w)
+			w = r->trend_window_ms;
+		if (r->has_forecast && r->forecast_ms > w)
+			w = r->forecast_ms;
+	}
+	return w;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+int tproc_new(const struct target_conf *t, const struct hound_config *c, const struct proc_ident *id,
+	      struct tproc **out)
+{
+	struct tproc *p = xcalloc(1, sizeof(*p));
+	int rc = proc_handle_open("/proc", "/sys/fs/cgroup", id->pid, id->start_ticks, &p->ph);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	p->pid = id->pid;
+	p->start_ticks = id->start_ticks;
+	p->start_wall_ms = proc_handle_start_wall_ms(p->ph);
+	p->comm = dup_or_null(id->comm);
+	p->cmdline = dup_or_null(id->cmdline);
+	p->exe = dup_or_null(id->exe);
+	p->cgroup = dup_or_null(proc_handle_cgroup(p->ph));
+	if (t->go_url && go_sampler_new(t->go_url, t->go_metrics, &p->go) < 0)
+		p->go = NULL;
+	for (int m = 0; m < M_COUNT; m++) {
+		if (!(t->metric_mask & METRIC_BIT(m)))
+			continue;
+		hist_init(&p->hist[m], c->history, trend_window(t, (enum metric_id)m), c->interval_ms);
+		p->hist_mask |= METRIC_BIT(m);
+	}
+	p->nrules = t->nrules;
+	p->rs = xcalloc(t->nrules ? t->nrules : 1, sizeof(*p->rs));
+	p->verdicts = xcalloc(t->nrules ? t->nrules : 1, sizeof(*p->verdicts));
+	p->first_seen_mono_ms = util_mono_ms();
+	snprintf(p->baseline_dir, sizeof(p->baseline_dir), "%s/baselines/%s/%d-%llu", c->output,
+		 t->name, (int)p->pid, (unsigned long long)p->start_ticks);
+	*out = p;
+	return 0;
+}
+
+void tproc_free(struct tproc *p)
+{
+	if (!p)
+		return;
+	proc_handle_free(p->ph);
+	if (p->go)
+		go_sampler_free(p->go);
+	for (int m = 0; m < M_COUNT; m++)
+		if (p->hist_mask & METRIC_BIT(m))
+			hist_fini(&p->hist[m]);
+	free(p->rs);
+	free(p->verdicts);
+	free(p->comm);
+	free(p->cmdline);
+	free(p->exe);
+	free(p->cgroup);
+	free(p);
+}
+
+int tproc_sample(struct tproc *p, const struct target_conf *t, host_sampler *host, int64_t mono_ms,
+		 int64_t wall_ms, int64_t interval_ms)
+{
+	struct proc_sample s;
+	uint64_t need = t->metric_mask;
+	int rc = proc_handle_sample(p->ph, host, need & ~GO_METRICS_MASK, mono_ms, wall_ms, &s);
+	if (rc < 0)
+		return rc;
+	if (p->go && (need & GO_METRICS_MASK)) {
+		char err[256] = "";
+		if (go_sampler_sample(p->go, need & GO_METRICS_MASK, interval_ms, &s, err, sizeof(err)) < 0) {
+			if (strcmp(err, p->go_error) != 0)
+				log_warn("go endpoint failed", "target=%s pid=%d error=%s", t->name,
+					 (int)p->pid, err);
+			snprintf(p->go_error, sizeof(p->go_error), "%s", err);
+		} else if (p->go_error[0]) {
+			log_info("go endpoint recovered", "target=%s pid=%d", t->name, (int)p->pid);
+			p->go_error[0] = '\0';
+		}
+	}
+	p->last = s;
+	p->nsamples++;
+	bool warm = true;
+	for (int m = 0; m < M_COUNT; m++) {
+		if (!(p->hist_mask & METRIC_BIT(m)))
+			continue;
+		if (s.valid & METRIC_BIT(m))
+			hist_push(&p->hist[m], mono_ms, wall_ms, s.v[m]);
+		if (hist_count(&p->hist[m]) < p->hist[m].cap)
+			warm = false;
+	}
+	p->warm = warm;
+	return 0;
+}
+
+void tproc_eval(struct tproc *p, const struct target_conf *t, int64_t mono_ms)
+{
+	double limit = tproc_mem_limit(p);
+	for (size_t i = 0; i < t->nrules && i < p->nrules; i++) {
+		const struct rule_conf *r = &t->rules[i];
+		struct rule_verdict *v = &p->verdicts[i];
+		/* A metric that was not read this tick (e.g. Go endpoint down) is not re-judged. */
+		if (!(p->last.valid & METRIC_BIT(r->metric))) {
+			memset(v, 0, sizeof(*v));
+			continue;
+		}
+		rules_eval(r, &p->rs[i], &p->hist[r->metric], mono_ms, limit, v);
+	}
+}
+
+double tproc_mem_limit(const struct tproc *p)
+{
+	return proc_handle_mem_limit(p->ph);
+}

@@ -1,0 +1,58 @@
+/* tproc: the runtime state of one watched process (histories, rule states, handles). */
+#ifndef HOUND_TPROC_H
+#define HOUND_TPROC_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "gometrics.h"
+#include "proc.h"
+#include "procs.h"
+#include "rules.h"
+
+/*
+ * One process of one target, identified by (pid, start_ticks). Owned by the
+ * agent's target table; touched only by the sampling thread, and read by the
+ * API under the agent lock.
+ */
+struct tproc {
+	pid_t pid;
+	uint64_t start_ticks;
+	int64_t start_wall_ms;
+	char *comm, *cmdline, *exe, *cgroup;
+	proc_handle *ph;
+	go_sampler *go;
+	char go_error[256];          /* last Go endpoint error, "" when fine */
+	struct metric_hist hist[M_COUNT];
+	uint64_t hist_mask;          /* metrics with an initialised history */
+	struct rule_state *rs;       /* one per rule of the target */
+	struct rule_verdict *verdicts;
+	size_t nrules;
+	struct proc_sample last;
+	uint64_t nsamples;
+	int64_t first_seen_mono_ms;
+	bool seen;                   /* found by the latest discovery scan */
+	bool capturing;              /* a capture job for it is queued or running */
+	bool warm;                   /* every metric has `history` samples */
+	char baseline_dir[PATH_MAX]; /* OUTPUT/baselines/TARGET/PID-START */
+	int64_t baseline_mono_ms;    /* 0: none taken yet */
+};
+
+/* Creates the state for a newly discovered process; -ESRCH if it is already gone. */
+int tproc_new(const struct target_conf *t, const struct hound_config *c, const struct proc_ident *id,
+	      struct tproc **out);
+void tproc_free(struct tproc *p);
+/*
+ * Takes one sample of the metrics the target's rules use and pushes it into the
+ * histories. Returns 0, or -ESRCH when the process is gone (drop it).
+ */
+int tproc_sample(struct tproc *p, const struct target_conf *t, host_sampler *host, int64_t mono_ms,
+		 int64_t wall_ms, int64_t interval_ms);
+/* Evaluates every rule on the newest sample; verdicts land in p->verdicts. */
+void tproc_eval(struct tproc *p, const struct target_conf *t, int64_t mono_ms);
+double tproc_mem_limit(const struct tproc *p);
+
+#endif
