@@ -1,0 +1,80 @@
+#!/bin/sh
+# stacks_basic: `hound stacks` on a small target: text, names, lines, pprof, exit codes.
+. "$TOP_SRCDIR/tests/system/lib.sh"
+. "$TOP_SRCDIR/tests/system/stacks_lib.sh"
+
+[ "$(id -u)" -eq 0 ] || grep -q '^CapEff:.*[1-9a-f]' /proc/self/status || skip_all "needs root or CAP_SYS_PTRACE"
+build_threads "$T/threads" -O2 -g || skip_all "cannot build the target"
+start_threads "$T/threads" -n 6 || exit 1
+pid=$TPID
+
+"$HOUND" stacks -p "$pid" >"$T/out.txt" 2>"$T/err.txt"
+check "hound stacks exits 0" test $? -eq 0
+check "header names the process" grep -qx "PID $pid - process" "$T/out.txt"
+check "one TID block per thread" test "$(grep -c '^TID ' "$T/out.txt")" -eq "$(thread_count "$pid")"
+check "thread names are shown" grep -q "^TID [0-9]* (worker-4):" "$T/out.txt"
+check "main thread is first" grep -q "^TID $pid (threads):" "$T/out.txt"
+chain() { # chain FUNC...: the functions appear as consecutive frames in one thread
+	python3 - "$T/out.txt" "$@" <<'PY'
+import re, sys
+want = sys.argv[2:]
+threads, cur = [], None
+for line in open(sys.argv[1]):
+    if line.startswith("TID "):
+        cur = []; threads.append(cur)
+    m = re.match(r"#\d+\s+0x[0-9a-f]+ (\S+) - ", line)
+    if m and cur is not None:
+        cur.append(m.group(1).split("@")[0])
+ok = any(t[i:i + len(want)] == want for t in threads for i in range(len(t)))
+sys.exit(0 if ok else 1)
+PY
+}
+check "alpha chain down to clone3, libc names as gdb shows them" \
+	chain __futex_abstimed_wait_common pthread_cond_wait alpha_leaf alpha_mid chain_alpha worker start_thread __clone3
+check "beta chain" chain __nanosleep beta_leaf beta_mid chain_beta worker start_thread
+check "gamma chain" chain read gamma_leaf gamma_mid chain_gamma worker
+check "main thread chain" chain sigwait main __libc_start_call_main
+check "frames name their module" grep -q "alpha_leaf - $T/threads\$" "$T/out.txt"
+check "no stderr output" test ! -s "$T/err.txt"
+check "target not stopped, no tracer left" not_stopped "$pid"
+
+"$HOUND" stacks -s -p "$pid" >"$T/src.txt"
+check "-s adds source lines" grep -q "^    .*tests/targets/threads.c:[0-9]*\$" "$T/src.txt"
+check "-s: libc lines from the debug file" grep -q "^    .*pthread_create.c:[0-9]*\$" "$T/src.txt"
+
+"$HOUND" stacks -p "$pid" -o "$T/stacks.pb.gz" >/dev/null
+check "-o writes a pprof file" test -s "$T/stacks.pb.gz"
+if command -v go >/dev/null 2>&1; then
+	HOME=$T go tool pprof -raw "$T/stacks.pb.gz" >"$T/raw.txt" 2>&1
+	check "go tool pprof -raw reads it" grep -q "^PeriodType: threads count" "$T/raw.txt"
+	check "one sample per thread" test "$(grep -c 'thread:\[' "$T/raw.txt")" -eq "$(thread_count "$pid")"
+	check "tid label" grep -q "tid:\[$pid\]" "$T/raw.txt"
+	check "thread name label" grep -q "thread:\[worker-5\]" "$T/raw.txt"
+	check "mapping with build-id" grep -Eq "^1: 0x[0-9a-f]+/0x[0-9a-f]+/0x[0-9a-f]+ $T/threads [0-9a-f]{40}" "$T/raw.txt"
+	HOME=$T go tool pprof -top -nodefraction=0 "$T/stacks.pb.gz" >"$T/top.txt" 2>&1
+	check "-top: every worker has start_thread" grep -Eq "^ +0 +0% +[0-9.]+% +6 +[0-9.]+% +start_thread" "$T/top.txt"
+fi
+
+"$HOUND" stacks --help >"$T/help.txt"
+check "--help exits 0" test $? -eq 0
+check "--help shows usage" grep -q "usage: hound stacks -p PID" "$T/help.txt"
+"$HOUND" stacks >/dev/null 2>&1
+check "no -p: usage error (2)" test $? -eq 2
+"$HOUND" stacks -p abc >/dev/null 2>&1
+check "bad PID: usage error (2)" test $? -eq 2
+"$HOUND" stacks -p 1073741800 >/dev/null 2>"$T/err2.txt"
+check "missing process: runtime error (1)" test $? -eq 1
+check "message names the PID" grep -q "1073741800" "$T/err2.txt"
+check "message is one line" test "$(wc -l <"$T/err2.txt")" -eq 1
+
+# The capture kind through `hound capture` (bundle files and manifest).
+"$HOUND" capture -p "$pid" -k stacks -o "$T/bundles" >"$T/cap.txt" 2>&1
+check "hound capture -k stacks exits 0" test $? -eq 0
+dir=$(find "$T/bundles" -name manifest.json -exec dirname {} \; 2>/dev/null | head -1)
+check "bundle has stacks.txt" test -s "$dir/stacks.txt"
+check "bundle has stacks.pb.gz" test -s "$dir/stacks.pb.gz"
+check "stacks.txt has source lines" grep -q "threads.c:[0-9]" "$dir/stacks.txt"
+check "manifest lists both files" sh -c "grep -q '\"stacks.txt\"' '$dir/manifest.json' && grep -q '\"stacks.pb.gz\"' '$dir/manifest.json'"
+check "target not stopped after the captures" not_stopped "$pid"
+stop_target "$pid"
+done_testing

@@ -1,0 +1,38 @@
+#!/bin/sh
+# stacks_names: on 1, 50 and 500 threads, built with -g, with -O2 only and
+# stripped, hound's function names agree with eu-stack's on >= 99% of frames.
+. "$TOP_SRCDIR/tests/system/lib.sh"
+. "$TOP_SRCDIR/tests/system/stacks_lib.sh"
+
+[ "$(id -u)" -eq 0 ] || skip_all "needs root (ptrace of the test targets by two tools)"
+command -v eu-stack >/dev/null 2>&1 || skip_all "eu-stack (elfutils) not installed"
+build_threads "$T/threads-g" -O2 -g || skip_all "cannot build the target"
+build_threads "$T/threads-O2" -O2
+cp "$T/threads-O2" "$T/threads-stripped" && strip "$T/threads-stripped"
+
+for variant in g O2 stripped; do
+	for n in 1 50 500; do
+		start_threads "$T/threads-$variant" -n "$n" || { fail "start $variant/$n"; continue; }
+		pid=$TPID
+		"$HOUND" stacks -p "$pid" >"$T/h.txt" 2>"$T/h.err"
+		rc=$?
+		eu-stack -p "$pid" >"$T/e.txt" 2>/dev/null
+		check "$variant, $n threads: hound exits 0" test $rc -eq 0
+		python3 "$TOP_SRCDIR/tests/system/stacks_compare.py" "$T/h.txt" "$T/e.txt" >"$T/cmp.txt"
+		grep '^#' "$T/cmp.txt" | head -5
+		set -- $(tail -1 "$T/cmp.txt")
+		diag "$variant, $n threads: $*"
+		check "$variant, $n threads: compared every thread" test "$8" -eq $((n + 1))
+		check "$variant, $n threads: >= 99% of frames agree with eu-stack" \
+			python3 -c "import sys; sys.exit(0 if float('$6') >= 0.99 else 1)"
+		if [ "$variant" != stripped ]; then
+			check "$variant, $n threads: our own chain is named" grep -q " chain_alpha - " "$T/h.txt"
+		else
+			check "stripped, $n threads: frames carry offset and build-id" \
+				grep -Eq " - $T/threads-stripped \(offset 0x[0-9a-f]+, build-id [0-9a-f]{40}\)" "$T/h.txt"
+		fi
+		check "$variant, $n threads: target not stopped" not_stopped "$pid"
+		stop_target "$pid"
+	done
+done
+done_testing
