@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "flightrec.h"
 #include "gocapture.h"
 #include "heapnative.h"
 #include "log.h"
@@ -142,6 +143,10 @@ static struct capture_job *make_job(agent *a, struct tstate *ts, struct tproc *p
 		job->go_url = xstrdup(ts->conf->go_url);
 	if (p->baseline_mono_ms > 0)
 		job->baseline_dir = xstrdup(p->baseline_dir);
+	if (p->flight) {
+		job->flight = flightrec_ref(p->flight);
+		job->flight_until_mono_ms = util_mono_ms();
+	}
 	job->proc.pid = p->pid;
 	job->proc.start_ticks = p->start_ticks;
 	job->proc.start_wall_ms = p->start_wall_ms;

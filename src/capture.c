@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmdcapture.h"
+#include "flightrec.h"
 #include "gocapture.h"
 #include "heapnative.h"
 #include "log.h"
@@ -160,6 +161,7 @@ void capture_job_free(struct capture_job *job)
 		return;
 	if (job->bundle)
 		bundle_abort(job->bundle);
+	flightrec_free(job->flight);
 	free(job->target);
 	free(job->parent_dir);
 	free(job->go_url);
@@ -293,6 +295,17 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 			}
 			if (capture_run_item(&ctx, &job->items.items[i]) < 0)
 				job->nerrors++;
+		}
+	}
+	if (job->flight) {
+		/* The seconds before the firing, from the always-on recorder. */
+		char err[512] = "";
+		int frc = flightrec_write(job->flight, bundle_dir(b), job->flight_until_mono_ms, err, sizeof(err));
+		if (frc == 0)
+			frc = bundle_add_file(b, "cpu.before.pb.gz", "cpu", "pprof");
+		if (frc < 0) {
+			bundle_add_error(b, "cpu.before", "%s", err[0] ? err : strerror(-frc));
+			job->nerrors++;
 		}
 	}
 	rc = bundle_finish(b, job->target, &job->trig, &job->proc, job->labels, job->nlabels,

@@ -50,6 +50,8 @@ struct capture_job {
 	struct bundle_trigger trig;   /* strings and arrays owned */
 	struct label *labels;         /* owned copy of the config's labels */
 	size_t nlabels;
+	struct flightrec *flight;     /* a reference: adds cpu.before.pb.gz, or NULL */
+	int64_t flight_until_mono_ms; /* the moment of the firing */
 	bundle *bundle;               /* created early (capture_job_open) or by capture_job_run */
 	/* Results, filled by capture_job_run. */
 	char id[256];

@@ -38,6 +38,7 @@ struct flightrec {
 	size_t cap, head, tail, used;
 	uint64_t samples;
 	size_t kernel_bytes;
+	int refs; /* the owning process state plus each capture job writing from it */
 };
 
 static size_t rec_size(size_t n)
@@ -138,6 +139,7 @@ int flightrec_new(pid_t pid, double rate_hz, int64_t keep_ms, flightrec **out)
 	struct perf_sampler_opts o = {
 	    .hz = rate_hz > 0 ? rate_hz : 19, .ring_pages = 8, .poll_ms = 250};
 	flightrec *f = xcalloc(1, sizeof(*f));
+	f->refs = 1;
 	char err[256];
 	double per_thread;
 	int rc;
@@ -171,9 +173,15 @@ fail:
 	return rc;
 }
 
+flightrec *flightrec_ref(flightrec *f)
+{
+	__atomic_add_fetch(&f->refs, 1, __ATOMIC_RELAXED);
+	return f;
+}
+
 void flightrec_free(flightrec *f)
 {
-	if (!f)
+	if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	f->stop = 1;
 	pthread_join(f->thr, NULL);

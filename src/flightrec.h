@@ -27,6 +27,13 @@ typedef struct flightrec flightrec;
  */
 int flightrec_new(pid_t pid, double rate_hz, int64_t keep_ms, flightrec **out);
 /* Stops the thread and frees everything (NULL ok). */
+/*
+ * Flight recorders are reference-counted: flightrec_new returns one
+ * reference, flightrec_ref adds one (a capture job that will write from it
+ * after the process state is gone), flightrec_free drops one and stops and
+ * frees the recorder with the last. NULL is fine.
+ */
+flightrec *flightrec_ref(flightrec *f);
 void flightrec_free(flightrec *f);
 /* Bytes in use: the sample ring plus the kernel ring buffers mapped now. */
 size_t flightrec_memory(const flightrec *f);

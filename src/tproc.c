@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flightrec.h"
 #include "log.h"
 #include "util.h"
 
@@ -53,6 +54,9 @@ int tproc_new(const struct target_conf *t, const struct hound_config *c, const s
 	p->cgroup = dup_or_null(proc_handle_cgroup(p->ph));
 	if (t->go_url && go_sampler_new(t->go_url, t->go_metrics, &p->go) < 0)
 		p->go = NULL;
+	if (t->flight_recorder.enabled &&
+	    flightrec_new(p->pid, t->flight_recorder.rate_hz, t->flight_recorder.keep_ms, &p->flight) < 0)
+		p->flight = NULL; /* flightrec_new logged why; captures still work */
 	for (int m = 0; m < M_COUNT; m++) {
 		if (!(t->metric_mask & METRIC_BIT(m)))
 			continue;
@@ -76,6 +80,7 @@ void tproc_free(struct tproc *p)
 	proc_handle_free(p->ph);
 	if (p->go)
 		go_sampler_free(p->go);
+	flightrec_free(p->flight);
 	for (int m = 0; m < M_COUNT; m++)
 		if (p->hist_mask & METRIC_BIT(m))
 			hist_fini(&p->hist[m]);

@@ -25,6 +25,7 @@ struct tproc {
 	char *comm, *cmdline, *exe, *cgroup;
 	proc_handle *ph;
 	go_sampler *go;
+	struct flightrec *flight;    /* always-on low-rate CPU ring, or NULL */
 	char go_error[256];          /* last Go endpoint error, "" when fine */
 	struct metric_hist hist[M_COUNT];
 	uint64_t hist_mask;          /* metrics with an initialised history */
