@@ -134,6 +134,7 @@ struct hound_config {
 	struct upload_conf upload;
 	struct alert_route *alerts;
 	size_t nalerts;
+	char *run_as_user;   /* `user:`: run as this user after start-up; NULL: stay */
 };
 
 /* One error message per problem: "FILE:LINE:COL: KEY: message". */

@@ -1,0 +1,463 @@
+/* config: the YAML configuration, loaded into an immutable validated tree (libyaml lives here). */
+#include "config.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config_int.h"
+#include "units.h"
+#include "util.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+
+#define CONFIG_MAX_FILE (4u << 20)
+
+/* ---- errors and the key path ---------------------------------------------------------- */
+
+void cfg_error(struct cfg *x, const yaml_node_t *n, const char *fmt, ...)
+{
+	struct cfg_err *e;
+	char msg[1024], *where;
+	va_list ap;
+
+	if (x->nerrs >= CFG_MAX_ERRORS && !x->summary) {
+		x->too_many = true;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n)
+		where = xasprintf("%s:%u:%u: ", x->name, (unsigned)n->start_mark.line + 1,
+				  (unsigned)n->start_mark.column + 1);
+	else
+		where = xasprintf("%s: ", x->name);
+	if (x->nerrs == x->caperrs) {
+		x->caperrs = x->caperrs ? 2 * x->caperrs : 8;
+		x->errs = xrealloc(x->errs, x->caperrs * sizeof(*x->errs));
+	}
+	e = &x->errs[x->nerrs++];
+	e->line = n ? (unsigned)n->start_mark.line + 1 : 0;
+	e->col = n ? (unsigned)n->start_mark.column + 1 : 0;
+	e->seq = x->seq++;
+	e->msg = xasprintf("%s%s%s%s", where, x->path, x->pathlen ? ": " : "", msg);
+	free(where);
+}
+
+size_t cfg_push(struct cfg *x, const char *key)
+{
+	size_t mark = x->pathlen;
+	int w = snprintf(x->path + x->pathlen, sizeof(x->path) - x->pathlen, "%s%s",
+			 x->pathlen ? "." : "", key);
+	if (w > 0)
+		x->pathlen += (size_t)w;
+	if (x->pathlen >= sizeof(x->path))
+		x->pathlen = sizeof(x->path) - 1;
+	return mark;
+}
+
+size_t cfg_push_index(struct cfg *x, size_t i)
+{
+	size_t mark = x->pathlen;
+	int w = snprintf(x->path + x->pathlen, sizeof(x->path) - x->pathlen, "[%zu]", i);
+	if (w > 0)
+		x->pathlen += (size_t)w;
+	if (x->pathlen >= sizeof(x->path))
+		x->pathlen = sizeof(x->path) - 1;
+	return mark;
+}
+
+void cfg_pop(struct cfg *x, size_t mark)
+{
+	x->pathlen = mark;
+	x->path[mark] = '\0';
+}
+
+yaml_node_t *cfg_node(struct cfg *x, int id)
+{
+	if (++x->visits > CFG_MAX_VISITS) {
+		x->too_complex = true;
+		return NULL;
+	}
+	return yaml_document_get_node(&x->doc, id);
+}
+
+bool cfg_is_null(const yaml_node_t *n)
+{
+	const char *v;
+
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	v = (const char *)n->data.scalar.value;
+	return !strcmp(v, "") || !strcmp(v, "~") || !strcmp(v, "null");
+}
+
+const char *cfg_node_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+const char *cfg_suggest(const char *s, const char *const *cands, size_t n)
+{
+	size_t best = (size_t)-1, len = strlen(s);
+	size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+	const char *pick = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t d = util_edit_distance(s, cands[i]);
+		if (d < best) {
+			best = d;
+			pick = cands[i];
+		}
+	}
+	return best <= limit ? pick : NULL;
+}
+
+void cfg_missing(struct cfg *x, yaml_node_t *map, const char *key)
+{
+	cfg_error(x, map, "missing required key '%s'", key);
+}
+
+bool cfg_map(struct cfg *x, yaml_node_t *n, const char *const *keys, size_t nkeys,
+	     yaml_node_t **vals)
+{
+	yaml_node_t *keynodes[32] = {0};
+
+	for (size_t i = 0; i < nkeys; i++)
+		vals[i] = NULL;
+	if (cfg_is_null(n))
+		return true;
+	if (n->type != YAML_MAPPING_NODE) {
+		cfg_error(x, n, "expected a mapping, got %s", cfg_node_kind(n));
+		return false;
+	}
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = cfg_node(x, p->key), *v = cfg_node(x, p->value);
+		const char *name, *hint;
+		size_t i, mark;
+
+		if (!k || !v)
+			return false;
+		if (k->type != YAML_SCALAR_NODE) {
+			cfg_error(x, k, "expected a key name, got %s", cfg_node_kind(k));
+			continue;
+		}
+		name = (const char *)k->data.scalar.value;
+		for (i = 0; i < nkeys && strcmp(name, keys[i]) != 0; i++)
+			;
+		mark = cfg_push(x, name);
+		if (i == nkeys) {
+			hint = cfg_suggest(name, keys, nkeys);
+			if (hint) {
+				cfg_error(x, k, "unknown key, did you mean '%s'?", hint);
+			} else {
+				char list[400];
+				size_t off = 0;
+				list[0] = '\0';
+				for (size_t j = 0; j < nkeys && off < sizeof(list); j++)
+					off += (size_t)snprintf(list + off, sizeof(list) - off,
+								"%s%s", j ? ", " : "", keys[j]);
+				cfg_error(x, k, "unknown key (valid keys: %s)", list);
+			}
+		} else if (vals[i]) {
+			cfg_error(x, k, "duplicate key (first at line %u)",
+				  (unsigned)keynodes[i]->start_mark.line + 1);
+		} else {
+			vals[i] = v;
+			keynodes[i] = k;
+		}
+		cfg_pop(x, mark);
+	}
+	return true;
+}
+
+long cfg_seq(struct cfg *x, yaml_node_t *n, yaml_node_item_t **items)
+{
+	*items = NULL;
+	if (cfg_is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		cfg_error(x, n, "expected a list, got %s", cfg_node_kind(n));
+		return -1;
+	}
+	*items = n->data.sequence.items.start;
+	return n->data.sequence.items.top - n->data.sequence.items.start;
+}
+
+/* ---- the top level ------------------------------------------------------------------- */
+
+static void defaults(struct hound_config *c)
+{
+	c->interval_ms = 5000;
+	c->history = 10;
+	c->output = xstrdup("/var/lib/hound");
+	c->max_disk = 2ULL << 30;
+}
+
+enum {
+	TOP_INTERVAL,
+	TOP_HISTORY,
+	TOP_OUTPUT,
+	TOP_MAX_DISK,
+	TOP_LABELS,
+	TOP_API,
+	TOP_TARGETS,
+	TOP_UPLOAD,
+	TOP_ALERTS,
+	TOP_USER,
+	TOP_N
+};
+static const char *const top_keys[TOP_N] = {"interval", "history", "output", "max_disk", "labels",
+					    "api",	"targets", "upload", "alerts",	 "user"};
+
+static void top(struct cfg *x, yaml_node_t *root)
+{
+	struct hound_config *c = x->c;
+	yaml_node_t *v[TOP_N];
+
+	if (!cfg_map(x, root, top_keys, TOP_N, v))
+		return;
+	if (cfg_duration(x, "interval", v[TOP_INTERVAL], &c->interval_ms) > 0 &&
+	    (c->interval_ms < 100 || c->interval_ms > 3600000)) {
+		size_t m = cfg_push(x, "interval");
+		cfg_error(x, v[TOP_INTERVAL], "must be between 100ms and 1h");
+		cfg_pop(x, m);
+	}
+	if (cfg_int(x, "history", v[TOP_HISTORY], &c->history) > 0 &&
+	    (c->history < 2 || c->history > 1000)) {
+		size_t m = cfg_push(x, "history");
+		cfg_error(x, v[TOP_HISTORY], "must be between 2 and 1000");
+		cfg_pop(x, m);
+	}
+	if (cfg_str(x, "output", v[TOP_OUTPUT], &c->output) > 0 && !c->output[0]) {
+		size_t m = cfg_push(x, "output");
+		cfg_error(x, v[TOP_OUTPUT], "must not be empty");
+		cfg_pop(x, m);
+	}
+	if (cfg_size(x, "max_disk", v[TOP_MAX_DISK], &c->max_disk) > 0 &&
+	    c->max_disk < (1u << 20)) {
+		size_t m = cfg_push(x, "max_disk");
+		cfg_error(x, v[TOP_MAX_DISK], "must be at least 1MiB");
+		cfg_pop(x, m);
+	}
+	if (cfg_str(x, "user", v[TOP_USER], &c->run_as_user) > 0 && !getpwnam(c->run_as_user)) {
+		size_t m = cfg_push(x, "user");
+		cfg_error(x, v[TOP_USER], "unknown user '%s'", c->run_as_user);
+		cfg_pop(x, m);
+	}
+	if (v[TOP_LABELS])
+		cfg_label_map(x, "labels", v[TOP_LABELS], &c->labels, &c->nlabels);
+	if (v[TOP_API])
+		cfg_api(x, v[TOP_API]);
+	if (v[TOP_TARGETS])
+		cfg_targets(x, v[TOP_TARGETS]);
+	if (v[TOP_UPLOAD])
+		cfg_upload(x, v[TOP_UPLOAD]);
+	if (v[TOP_ALERTS])
+		cfg_alerts(x, v[TOP_ALERTS], v[TOP_API]);
+}
+
+static void yaml_problem(struct cfg *x, const yaml_parser_t *p)
+{
+	struct yaml_node_s fake;
+	const char *problem = p->problem ? p->problem : "cannot parse";
+
+	memset(&fake, 0, sizeof(fake));
+	if (p->error == YAML_MEMORY_ERROR) {
+		cfg_error(x, NULL, "yaml: out of memory");
+		return;
+	}
+	if (p->error == YAML_READER_ERROR) {
+		cfg_error(x, NULL, "yaml: %s (at byte %zu)", problem, p->problem_offset);
+		return;
+	}
+	fake.start_mark = p->problem_mark;
+	if (p->context)
+		cfg_error(x, &fake, "yaml: %s (%s at line %u)", problem, p->context,
+			  (unsigned)p->context_mark.line + 1);
+	else
+		cfg_error(x, &fake, "yaml: %s", problem);
+}
+
+static int cmp_err(const void *a, const void *b)
+{
+	const struct cfg_err *ea = a, *eb = b;
+
+	if (ea->line != eb->line)
+		return ea->line < eb->line ? -1 : 1;
+	if (ea->col != eb->col)
+		return ea->col < eb->col ? -1 : 1;
+	return ea->seq < eb->seq ? -1 : ea->seq > eb->seq;
+}
+
+static void parse_doc(struct cfg *x, const char *buf, size_t len)
+{
+	yaml_parser_t p;
+	yaml_document_t extra;
+	yaml_node_t *root;
+
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	if (!yaml_parser_load(&p, &x->doc)) {
+		yaml_problem(x, &p);
+		yaml_parser_delete(&p);
+		return;
+	}
+	root = yaml_document_get_root_node(&x->doc);
+	if (root) {
+		if (!yaml_parser_load(&p, &extra)) {
+			yaml_problem(x, &p);
+		} else {
+			yaml_node_t *r2 = yaml_document_get_root_node(&extra);
+			if (r2)
+				cfg_error(x, r2, "only one YAML document is allowed");
+			yaml_document_delete(&extra);
+		}
+		top(x, root);
+	}
+	yaml_document_delete(&x->doc);
+	yaml_parser_delete(&p);
+}
+
+int config_load_buffer(const char *name, const char *buf, size_t len, struct hound_config **out,
+		       struct config_errors *errs)
+{
+	struct cfg x;
+	struct hound_config *c = xcalloc(1, sizeof(*c));
+
+	memset(&x, 0, sizeof(x));
+	x.name = name;
+	x.c = c;
+	c->path = xstrdup(name);
+	defaults(c);
+	parse_doc(&x, buf, len);
+	if (x.nerrs)
+		qsort(x.errs, x.nerrs, sizeof(*x.errs), cmp_err);
+	/* The summary lines go last and always fit. */
+	x.summary = true;
+	if (x.too_many) {
+		x.nerrs--;
+		free(x.errs[x.nerrs].msg);
+		cfg_error(&x, NULL, "too many errors, stopping after %d", CFG_MAX_ERRORS - 1);
+	}
+	if (x.too_complex)
+		cfg_error(&x, NULL, "the document is too complex (aliases expand to over %d nodes)",
+			  CFG_MAX_VISITS);
+	for (size_t i = 0; i < x.nerrs; i++) {
+		if (errs) {
+			errs->msgs = xrealloc(errs->msgs, (errs->n + 1) * sizeof(char *));
+			errs->msgs[errs->n++] = x.errs[i].msg;
+		} else {
+			free(x.errs[i].msg);
+		}
+	}
+	free(x.errs);
+	if (x.nerrs) {
+		config_free(c);
+		*out = NULL;
+		return -EINVAL;
+	}
+	*out = c;
+	return 0;
+}
+
+int config_load(const char *path, struct hound_config **out, struct config_errors *errs)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	*out = NULL;
+	r = util_read_file(path, &buf, &len, CONFIG_MAX_FILE);
+	if (r < 0) {
+		if (errs) {
+			errs->msgs = xrealloc(errs->msgs, (errs->n + 1) * sizeof(char *));
+			errs->msgs[errs->n++] =
+			    r == -EFBIG
+				? xasprintf("%s: larger than %u bytes", path, CONFIG_MAX_FILE)
+				: xasprintf("%s: cannot read: %s", path, strerror(-r));
+		}
+		return r;
+	}
+	r = config_load_buffer(path, buf, len, out, errs);
+	free(buf);
+	return r;
+}
+
+void config_errors_fini(struct config_errors *errs)
+{
+	if (!errs)
+		return;
+	for (size_t i = 0; i < errs->n; i++)
+		free(errs->msgs[i]);
+	free(errs->msgs);
+	errs->msgs = NULL;
+	errs->n = 0;
+}
+
+void config_free(struct hound_config *c)
+{
+	if (!c)
+		return;
+	free(c->path);
+	free(c->output);
+	free(c->run_as_user);
+	cfg_free_labels(c->labels, c->nlabels);
+	free(c->api.listen);
+	free(c->api.token_file);
+	if (c->api.token) {
+		/* The token is a secret: do not leave it in freed memory. */
+		memset(c->api.token, 0, strlen(c->api.token));
+		free(c->api.token);
+	}
+	for (size_t i = 0; i < c->ntargets; i++)
+		cfg_free_target(&c->targets[i]);
+	free(c->targets);
+	free(c->upload.s3.endpoint);
+	free(c->upload.s3.bucket);
+	free(c->upload.s3.region);
+	free(c->upload.s3.prefix);
+	free(c->upload.s3.access_key_id);
+	free(c->upload.s3.secret_access_key);
+	free(c->upload.s3.session_token);
+	free(c->upload.s3.ca_file);
+	for (size_t i = 0; i < c->nalerts; i++) {
+		cfg_free_labels(c->alerts[i].match, c->alerts[i].nmatch);
+		free(c->alerts[i].target);
+		free(c->alerts[i].target_label);
+		cfg_free_capture_list(&c->alerts[i].capture);
+	}
+	free(c->alerts);
+	free(c);
+}
+
+const char *config_default_path(void)
+{
+	const char *e = getenv("HOUND_CONFIG");
+
+	return e && *e ? e : SYSCONFDIR "/hound/hound.yaml";
+}
+
+const struct target_conf *config_find_target(const struct hound_config *c, const char *name)
+{
+	for (size_t i = 0; c && name && i < c->ntargets; i++)
+		if (c->targets[i].name && strcmp(c->targets[i].name, name) == 0)
+			return &c->targets[i];
+	return NULL;
+}
