@@ -1,0 +1,3 @@
+module hound/gotarget
+
+go 1.19
