@@ -22,7 +22,10 @@ for variant in g O2 stripped; do
 		grep '^#' "$T/cmp.txt" | head -5
 		set -- $(tail -1 "$T/cmp.txt")
 		diag "$variant, $n threads: $*"
-		check "$variant, $n threads: compared every thread" test "$8" -eq $((n + 1))
+		# A thread caught between two stops (e.g. still being born when
+		# eu-stack looked) cannot be compared; nearly all must be.
+		check "$variant, $n threads: compared (nearly) every thread" \
+			test "$8" -ge $(( (n + 1) * 98 / 100 ))
 		check "$variant, $n threads: >= 99% of frames agree with eu-stack" \
 			python3 -c "import sys; sys.exit(0 if float('$6') >= 0.99 else 1)"
 		if [ "$variant" != stripped ]; then
