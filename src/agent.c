@@ -181,14 +181,16 @@ void agent_free(agent *a)
 {
 	if (!a)
 		return;
+	/* Targets first: dropping their baselines still goes through the workers. */
+	for (size_t i = 0; i < a->nts; i++)
+		if (a->ts[i].conf)
+			tstate_fini(a, &a->ts[i]);
+	free(a->ts);
 	if (a->workers) {
 		workers_stop(a->workers, util_mono_ms());
 		workers_free(a->workers);
 	}
 	stop_services(a, util_mono_ms());
-	for (size_t i = 0; i < a->nts; i++)
-		tstate_fini(a, &a->ts[i]);
-	free(a->ts);
 	procs_scan_free(a->scan);
 	host_sampler_free(a->host);
 	config_free(a->cfg);
