@@ -1,0 +1,388 @@
+/* agent_metrics: the agent's state as Prometheus text exposition (GET /metrics). */
+#include "agent_int.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "uploader.h"
+#include "util.h"
+
+/*
+ * Every label here has a bounded set of values: target and rule names come
+ * from the config, kind/result/reason/metric from fixed tables. There is no
+ * per-pid or per-request label: a target with many short-lived processes
+ * must not become the unbounded-series leak hound exists to catch.
+ */
+
+struct pbuf {
+	char *b;
+	size_t len, cap;
+};
+
+__attribute__((format(printf, 2, 3))) static void pf(struct pbuf *p, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		size_t room = p->cap - p->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(p->b ? p->b + p->len : NULL, p->b ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (p->b && (size_t)n < room) {
+			p->len += (size_t)n;
+			return;
+		}
+		size_t want = p->len + (size_t)n + 1;
+		size_t cap = p->cap ? p->cap : 4096;
+		while (cap < want)
+			cap *= 2;
+		p->b = xrealloc(p->b, cap);
+		p->cap = cap;
+	}
+}
+
+static void family(struct pbuf *p, const char *name, const char *type, const char *help)
+{
+	pf(p, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Appends a label value with Prometheus escaping (\\, \", \n). */
+static void esc(struct pbuf *p, const char *s)
+{
+	while (s && *s) {
+		size_t n = strcspn(s, "\\\"\n");
+		if (n)
+			pf(p, "%.*s", (int)n, s);
+		s += n;
+		if (!*s)
+			break;
+		pf(p, "%s", *s == '\n' ? "\\n" : *s == '"' ? "\\\"" : "\\\\");
+		s++;
+	}
+}
+
+static void val(struct pbuf *p, double v)
+{
+	if (isnan(v))
+		pf(p, " NaN\n");
+	else if (isinf(v))
+		pf(p, v > 0 ? " +Inf\n" : " -Inf\n");
+	else if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v)
+		pf(p, " %lld\n", (long long)v); /* byte counts and thresholds stay exact */
+	else
+		pf(p, " %.10g\n", v);
+}
+
+static void sample0(struct pbuf *p, const char *name, double v)
+{
+	pf(p, "%s", name);
+	val(p, v);
+}
+
+static void sample_u(struct pbuf *p, const char *name, uint64_t v)
+{
+	pf(p, "%s %llu\n", name, (unsigned long long)v);
+}
+
+/* name{target="T"} v, and optionally a second label. */
+static void sample_t(struct pbuf *p, const char *name, const char *target, const char *k2,
+		     const char *v2, double v)
+{
+	pf(p, "%s{target=\"", name);
+	esc(p, target);
+	if (k2) {
+		pf(p, "\",%s=\"", k2);
+		esc(p, v2);
+	}
+	pf(p, "\"}");
+	val(p, v);
+}
+
+static void rule_sample(struct pbuf *p, const char *name, const char *target,
+			const struct rule_conf *r, const char *bound, double v)
+{
+	pf(p, "%s{target=\"", name);
+	esc(p, target);
+	pf(p, "\",rule=\"");
+	esc(p, r->name);
+	pf(p, "\",metric=\"%s\"", metric_info(r->metric)->name);
+	if (bound)
+		pf(p, ",bound=\"%s\"", bound);
+	pf(p, "}");
+	val(p, v);
+}
+
+static void write_loop(struct pbuf *p, agent *a, int64_t now)
+{
+	double age = a->ticks ? (double)(now - a->last_tick_mono_ms) / 1000.0 : NAN;
+	family(p, "hound_healthy", "gauge", "1 when the sampling loop ran within 3 intervals.");
+	sample0(p, "hound_healthy", a->ticks && age * 1000.0 <= 3.0 * (double)a->cfg->interval_ms);
+	family(p, "hound_sample_interval_seconds", "gauge", "Configured sampling interval.");
+	sample0(p, "hound_sample_interval_seconds", (double)a->cfg->interval_ms / 1000.0);
+	family(p, "hound_last_tick_age_seconds", "gauge",
+	       "Time since the last sampling tick began.");
+	sample0(p, "hound_last_tick_age_seconds", age);
+	family(p, "hound_sample_loop_duration_seconds", "gauge",
+	       "Duration of the last sampling tick.");
+	sample0(p, "hound_sample_loop_duration_seconds", (double)a->last_loop_ms / 1000.0);
+	family(p, "hound_sample_loop_duration_max_seconds", "gauge",
+	       "Longest sampling tick since the agent started.");
+	sample0(p, "hound_sample_loop_duration_max_seconds", (double)a->max_loop_ms / 1000.0);
+	family(p, "hound_sample_lag_seconds", "gauge",
+	       "How late the last tick started against its schedule.");
+	sample0(p, "hound_sample_lag_seconds", (double)a->last_lag_ms / 1000.0);
+	family(p, "hound_sample_lag_max_seconds", "gauge",
+	       "Worst tick start lateness since the agent started.");
+	sample0(p, "hound_sample_lag_max_seconds", (double)a->max_lag_ms / 1000.0);
+	family(p, "hound_ticks_total", "counter", "Sampling ticks run.");
+	sample_u(p, "hound_ticks_total", a->ticks);
+	family(p, "hound_samples_total", "counter", "Process samples taken.");
+	sample_u(p, "hound_samples_total", a->samples);
+	family(p, "hound_sample_errors_total", "counter",
+	       "Process samples that failed (not exits).");
+	sample_u(p, "hound_sample_errors_total", a->sample_errors);
+	family(p, "hound_scans_total", "counter", "Process discovery scans.");
+	sample_u(p, "hound_scans_total", a->scans);
+	family(p, "hound_reloads_total", "counter", "Configuration reloads, by result.");
+	pf(p, "hound_reloads_total{result=\"ok\"} %llu\n", (unsigned long long)a->reloads);
+	pf(p, "hound_reloads_total{result=\"rejected\"} %llu\n",
+	   (unsigned long long)a->reload_failures);
+}
+
+static void write_captures(struct pbuf *p, agent *a)
+{
+	family(p, "hound_captures_total", "counter",
+	       "Capture kinds run in bundles, by kind and result (failed: the bundle lists an "
+	       "error).");
+	for (int k = 0; k < K_COUNT; k++)
+		for (int r = 0; r < 2; r++)
+			pf(p, "hound_captures_total{kind=\"%s\",result=\"%s\"} %llu\n",
+			   capture_kind_name((enum capture_kind)k), r ? "failed" : "ok",
+			   (unsigned long long)a->captures_by_kind[k][r]);
+	family(p, "hound_capture_jobs_total", "counter", "Bundles finished, by result.");
+	pf(p, "hound_capture_jobs_total{result=\"ok\"} %llu\n",
+	   (unsigned long long)a->capture_jobs_ok);
+	pf(p, "hound_capture_jobs_total{result=\"failed\"} %llu\n",
+	   (unsigned long long)a->capture_jobs_failed);
+	family(p, "hound_capture_jobs_queued", "gauge",
+	       "Capture and baseline jobs waiting for a worker.");
+	sample0(p, "hound_capture_jobs_queued", (double)workers_queued(a->workers));
+	family(p, "hound_capture_jobs_running", "gauge", "Capture and baseline jobs running.");
+	sample0(p, "hound_capture_jobs_running", (double)workers_running(a->workers));
+}
+
+static void write_targets(struct pbuf *p, agent *a, int64_t now)
+{
+	family(p, "hound_target_processes", "gauge", "Processes currently matched by each target.");
+	for (size_t i = 0; i < a->nts; i++)
+		sample_t(p, "hound_target_processes", a->ts[i].conf->name, NULL, NULL,
+			 (double)a->ts[i].nprocs);
+	family(p, "hound_target_process_events_total", "counter",
+	       "Processes that joined or left each target.");
+	for (size_t i = 0; i < a->nts; i++) {
+		sample_t(p, "hound_target_process_events_total", a->ts[i].conf->name, "event",
+			 "joined", (double)a->ts[i].procs_started);
+		sample_t(p, "hound_target_process_events_total", a->ts[i].conf->name, "event",
+			 "left", (double)a->ts[i].procs_exited);
+	}
+	family(p, "hound_target_captures_total", "counter",
+	       "Bundles finished per target, by result.");
+	for (size_t i = 0; i < a->nts; i++) {
+		sample_t(p, "hound_target_captures_total", a->ts[i].conf->name, "result", "ok",
+			 (double)a->ts[i].captures_ok);
+		sample_t(p, "hound_target_captures_total", a->ts[i].conf->name, "result", "failed",
+			 (double)a->ts[i].captures_failed);
+	}
+	family(p, "hound_capture_refusals_total", "counter",
+	       "Captures refused per target, by reason (limit, cooldown, busy, disk, ...).");
+	for (size_t i = 0; i < a->nts; i++)
+		for (int r = REFUSE_NONE + 1; r <= REFUSE_BAD_KIND; r++)
+			if (a->ts[i].refused[r])
+				sample_t(p, "hound_capture_refusals_total", a->ts[i].conf->name,
+					 "reason", agent_refusal_name((enum agent_refusal)r),
+					 (double)a->ts[i].refused[r]);
+	family(p, "hound_target_captures_in_window", "gauge",
+	       "Captures counted against limits.max_captures in the current window.");
+	for (size_t i = 0; i < a->nts; i++) {
+		const struct limit_state *l = &a->ts[i].limits;
+		int n = 0;
+		for (int j = 0; j < l->n; j++)
+			n += l->times[j] > now - a->ts[i].conf->limit_window_ms;
+		sample_t(p, "hound_target_captures_in_window", a->ts[i].conf->name, NULL, NULL, n);
+	}
+	family(p, "hound_target_capture_limit", "gauge", "limits.max_captures of each target.");
+	for (size_t i = 0; i < a->nts; i++)
+		sample_t(p, "hound_target_capture_limit", a->ts[i].conf->name, NULL, NULL,
+			 a->ts[i].conf->max_captures);
+	family(p, "hound_target_go_errors", "gauge",
+	       "Processes of a Go target whose last endpoint read failed.");
+	for (size_t i = 0; i < a->nts; i++) {
+		if (!a->ts[i].conf->go_url)
+			continue;
+		int n = 0;
+		for (size_t j = 0; j < a->ts[i].nprocs; j++)
+			n += a->ts[i].procs[j]->go_error[0] != '\0';
+		sample_t(p, "hound_target_go_errors", a->ts[i].conf->name, NULL, NULL, n);
+	}
+	family(p, "hound_target_metric", "gauge",
+	       "Last sampled value of each configured metric, the maximum over the target's "
+	       "processes, "
+	       "in the metric's unit (bytes, percent, count, ms per s, seconds).");
+	for (size_t i = 0; i < a->nts; i++) {
+		const struct tstate *t = &a->ts[i];
+		for (int m = 0; m < M_COUNT; m++) {
+			bool any = false;
+			double mx = 0;
+			if (!(t->conf->metric_mask & METRIC_BIT(m)))
+				continue;
+			for (size_t j = 0; j < t->nprocs; j++) {
+				const struct proc_sample *s = &t->procs[j]->last;
+				if (!(s->valid & METRIC_BIT(m)))
+					continue;
+				if (!any || s->v[m] > mx)
+					mx = s->v[m];
+				any = true;
+			}
+			if (any)
+				sample_t(p, "hound_target_metric", t->conf->name, "metric",
+					 metric_info((enum metric_id)m)->name, mx);
+		}
+	}
+}
+
+static void write_rules(struct pbuf *p, agent *a, int64_t now)
+{
+	family(p, "hound_rule_firings_total", "counter",
+	       "Rule firings (captures may still be refused by limits).");
+	for (size_t i = 0; i < a->nts; i++)
+		for (size_t r = 0; r < a->ts[i].conf->nrules; r++)
+			rule_sample(p, "hound_rule_firings_total", a->ts[i].conf->name,
+				    &a->ts[i].conf->rules[r], NULL, (double)a->ts[i].firings[r]);
+	family(p, "hound_rule_threshold", "gauge",
+	       "Fixed min/abs bounds of each rule, in the metric's unit.");
+	for (size_t i = 0; i < a->nts; i++)
+		for (size_t r = 0; r < a->ts[i].conf->nrules; r++) {
+			const struct rule_conf *rc = &a->ts[i].conf->rules[r];
+			if (rc->has_min)
+				rule_sample(p, "hound_rule_threshold", a->ts[i].conf->name, rc,
+					    "min", rc->min);
+			if (rc->has_abs)
+				rule_sample(p, "hound_rule_threshold", a->ts[i].conf->name, rc,
+					    "abs", rc->abs);
+		}
+	family(p, "hound_rule_diff_ratio", "gauge",
+	       "diff of each rule: fire when value >= average * (1 + diff).");
+	for (size_t i = 0; i < a->nts; i++)
+		for (size_t r = 0; r < a->ts[i].conf->nrules; r++)
+			if (a->ts[i].conf->rules[r].has_diff)
+				rule_sample(p, "hound_rule_diff_ratio", a->ts[i].conf->name,
+					    &a->ts[i].conf->rules[r], NULL,
+					    a->ts[i].conf->rules[r].diff);
+	for (int pass = 0; pass < 2; pass++) {
+		const char *name = pass ? "hound_rule_cooling_processes" : "hound_rule_streak";
+		if (pass)
+			family(p, name, "gauge", "Processes for which the rule is cooling down.");
+		else
+			family(p, name, "gauge",
+			       "Longest run of consecutive evaluations whose condition held, over "
+			       "the target's processes.");
+		for (size_t i = 0; i < a->nts; i++) {
+			const struct tstate *t = &a->ts[i];
+			for (size_t r = 0; r < t->conf->nrules; r++) {
+				const struct rule_conf *rc = &t->conf->rules[r];
+				int streak = 0, cooling = 0;
+				for (size_t j = 0; j < t->nprocs; j++) {
+					const struct tproc *pr = t->procs[j];
+					if (r >= pr->nrules)
+						continue;
+					if (pr->rs[r].streak > streak)
+						streak = pr->rs[r].streak;
+					cooling += pr->rs[r].fired &&
+						   now - pr->rs[r].last_fire_ms < rc->cooldown_ms;
+				}
+				rule_sample(p, name, t->conf->name, rc, NULL,
+					    pass ? cooling : streak);
+			}
+		}
+	}
+}
+
+static void write_upload(struct pbuf *p, uploader *up)
+{
+	struct uploader_stats s;
+	uploader_get_stats(up, &s);
+	family(p, "hound_upload_pending_bundles", "gauge", "Complete bundles not yet uploaded.");
+	sample_u(p, "hound_upload_pending_bundles", s.pending_bundles);
+	family(p, "hound_upload_pending_bytes", "gauge", "Bytes of bundles not yet uploaded.");
+	sample_u(p, "hound_upload_pending_bytes", s.pending_bytes);
+	family(p, "hound_uploaded_bundles_total", "counter", "Bundles uploaded completely.");
+	sample_u(p, "hound_uploaded_bundles_total", s.uploaded_bundles);
+	family(p, "hound_uploaded_bytes_total", "counter", "Bytes uploaded.");
+	sample_u(p, "hound_uploaded_bytes_total", s.uploaded_bytes);
+	family(p, "hound_upload_errors_total", "counter", "Failed upload attempts, by kind.");
+	pf(p, "hound_upload_errors_total{kind=\"auth\"} %llu\n", (unsigned long long)s.auth_errors);
+	pf(p, "hound_upload_errors_total{kind=\"other\"} %llu\n",
+	   (unsigned long long)(s.upload_errors - (s.auth_errors < s.upload_errors
+						       ? s.auth_errors
+						       : s.upload_errors)));
+	family(p, "hound_upload_last_success_timestamp_seconds", "gauge",
+	       "Unix time of the last completed bundle upload (0: none yet).");
+	sample0(p, "hound_upload_last_success_timestamp_seconds",
+		(double)s.last_success_wall_ms / 1000.0);
+}
+
+/* The agent's own resources, read without the agent lock. */
+static void write_self(struct pbuf *p)
+{
+	char buf[128];
+	unsigned long size = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "re");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%lu %lu", &size, &res) == 2) {
+			family(p, "process_resident_memory_bytes", "gauge",
+			       "Resident memory of the agent.");
+			sample0(p, "process_resident_memory_bytes",
+				(double)res * (double)sysconf(_SC_PAGESIZE));
+			family(p, "process_virtual_memory_bytes", "gauge",
+			       "Virtual memory of the agent.");
+			sample0(p, "process_virtual_memory_bytes",
+				(double)size * (double)sysconf(_SC_PAGESIZE));
+		}
+		fclose(f);
+	}
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		family(p, "process_cpu_seconds_total", "counter", "CPU time used by the agent.");
+		sample0(p, "process_cpu_seconds_total",
+			(double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+			    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+	}
+}
+
+void agent_write_metrics(agent *a, char **buf, size_t *len)
+{
+	struct pbuf p = {*buf, *len, *len};
+	int64_t now = util_mono_ms();
+
+	family(&p, "hound_build_info", "gauge", "Always 1; the version is a label.");
+	pf(&p, "hound_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+	pthread_mutex_lock(&a->lock);
+	write_loop(&p, a, now);
+	write_captures(&p, a);
+	write_targets(&p, a, now);
+	write_rules(&p, a, now);
+	uploader *up = a->up;
+	pthread_mutex_unlock(&a->lock);
+	/* a->up changes only on reload, which stops the API first. */
+	if (up)
+		write_upload(&p, up);
+	write_self(&p);
+	*buf = p.b;
+	*len = p.len;
+}

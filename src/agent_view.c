@@ -1,0 +1,269 @@
+/* agent_view: read-only views of the agent for the API: targets, captures, health. */
+#include "agent_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "spool.h"
+#include "util.h"
+
+/*
+ * Everything here runs on an API thread. The agent lock is held only while
+ * copying state into the writer: no file is read and no syscall made under
+ * it, so the sampling loop waits at most for one JSON serialisation.
+ */
+
+bool agent_healthy(agent *a, int64_t *age_ms)
+{
+	pthread_mutex_lock(&a->lock);
+	int64_t last = a->last_tick_mono_ms, interval = a->cfg->interval_ms;
+	uint64_t ticks = a->ticks;
+	pthread_mutex_unlock(&a->lock);
+	int64_t age = util_mono_ms() - last;
+	if (age_ms)
+		*age_ms = ticks ? age : -1;
+	return ticks > 0 && age <= 3 * interval;
+}
+
+static const char *trigger_name(enum trigger_kind k)
+{
+	switch (k) {
+	case TRIGGER_RULE:
+		return "rule";
+	case TRIGGER_API:
+		return "api";
+	case TRIGGER_ALERT:
+		return "alert";
+	case TRIGGER_MANUAL:
+		return "manual";
+	}
+	return "unknown";
+}
+
+static void write_capture_list(struct json_writer *w, const struct capture_list *l)
+{
+	json_arr_begin(w);
+	for (size_t i = 0; i < l->n; i++) {
+		const struct capture_item *it = &l->items[i];
+		if (it->kind == K_COMMAND) {
+			json_obj_begin(w);
+			json_key(w, "command");
+			json_arr_begin(w);
+			for (char **a = it->argv; a && *a; a++)
+				json_str(w, *a);
+			json_arr_end(w);
+			json_kv_int(w, "timeout_ms", it->timeout_ms);
+			json_obj_end(w);
+		} else if (capture_kind_has_duration(it->kind)) {
+			json_obj_begin(w);
+			json_kv_int(w, capture_kind_name(it->kind), it->duration_ms);
+			json_obj_end(w);
+		} else {
+			json_str(w, capture_kind_name(it->kind));
+		}
+	}
+	json_arr_end(w);
+}
+
+static void write_rule_conf(struct json_writer *w, const struct rule_conf *r, uint64_t firings)
+{
+	json_obj_begin(w);
+	json_kv_str(w, "name", r->name);
+	json_kv_str(w, "metric", metric_info(r->metric)->name);
+	if (r->has_min)
+		json_kv_double(w, "min", r->min);
+	if (r->has_diff)
+		json_kv_double(w, "diff", r->diff);
+	if (r->has_abs)
+		json_kv_double(w, "abs", r->abs);
+	if (r->has_trend) {
+		json_kv_int(w, "trend_window_ms", r->trend_window_ms);
+		json_kv_double(w, "trend_slope_per_s", r->trend_slope);
+	}
+	if (r->has_forecast)
+		json_kv_int(w, "forecast_ms", r->forecast_ms);
+	json_kv_int(w, "for", r->for_n);
+	json_kv_int(w, "cooldown_ms", r->cooldown_ms);
+	json_key(w, "capture");
+	write_capture_list(w, &r->capture);
+	json_kv_int(w, "firings", (int64_t)firings);
+	json_obj_end(w);
+}
+
+static void write_rule_state(struct json_writer *w, const struct rule_conf *r,
+			     const struct rule_state *st, const struct rule_verdict *v, int64_t now)
+{
+	int64_t left = 0;
+	if (st->fired && now - st->last_fire_ms < r->cooldown_ms)
+		left = r->cooldown_ms - (now - st->last_fire_ms);
+	json_obj_begin(w);
+	json_kv_str(w, "rule", r->name);
+	json_kv_int(w, "streak", st->streak);
+	json_kv_bool(w, "cooling", left > 0);
+	json_kv_int(w, "cooldown_left_ms", left);
+	json_kv_bool(w, "warming", v->warming);
+	json_kv_bool(w, "condition_held", v->cond);
+	json_kv_str(w, "condition", v->condition);
+	json_kv_double(w, "value", v->value);
+	json_kv_double(w, "avg", v->avg);
+	json_kv_double(w, "threshold", v->threshold);
+	json_kv_str(w, "verdict", v->reason);
+	json_obj_end(w);
+}
+
+static void write_proc(struct json_writer *w, const struct target_conf *t, const struct tproc *p,
+		       int64_t now)
+{
+	char ts[40];
+	json_obj_begin(w);
+	json_kv_int(w, "pid", p->pid);
+	json_kv_str(w, "comm", p->comm);
+	json_kv_str(w, "cmdline", p->cmdline);
+	util_fmt_time(p->start_wall_ms, ts, sizeof(ts));
+	json_kv_str(w, "started_at", ts);
+	json_kv_int(w, "start_ticks", (int64_t)p->start_ticks);
+	json_kv_int(w, "samples", (int64_t)p->nsamples);
+	json_kv_bool(w, "warm", p->warm);
+	json_kv_bool(w, "capturing", p->capturing);
+	if (t->go_url)
+		json_kv_str(w, "go_error", p->go_error[0] ? p->go_error : NULL);
+	json_key(w, "metrics");
+	json_obj_begin(w);
+	for (int m = 0; m < M_COUNT; m++) {
+		if (!(t->metric_mask & METRIC_BIT(m)))
+			continue;
+		json_key(w, metric_info((enum metric_id)m)->name);
+		if (p->last.valid & METRIC_BIT(m))
+			json_double(w, p->last.v[m]);
+		else
+			json_null(w);
+	}
+	json_obj_end(w);
+	json_key(w, "rules");
+	json_arr_begin(w);
+	for (size_t i = 0; i < t->nrules && i < p->nrules; i++)
+		write_rule_state(w, &t->rules[i], &p->rs[i], &p->verdicts[i], now);
+	json_arr_end(w);
+	json_obj_end(w);
+}
+
+static int limit_used(const struct limit_state *l, int64_t window_ms, int64_t now)
+{
+	int n = 0;
+	for (int i = 0; i < l->n; i++)
+		if (l->times[i] > now - window_ms)
+			n++;
+	return n;
+}
+
+void agent_write_targets_json(agent *a, struct json_writer *w)
+{
+	int64_t now = util_mono_ms();
+	char ts[40];
+
+	pthread_mutex_lock(&a->lock);
+	json_obj_begin(w);
+	util_fmt_time(util_wall_ms(), ts, sizeof(ts));
+	json_kv_str(w, "now", ts);
+	json_kv_int(w, "interval_ms", a->cfg->interval_ms);
+	json_kv_int(w, "history", a->cfg->history);
+	json_kv_int(w, "ticks", (int64_t)a->ticks);
+	json_kv_int(w, "last_tick_age_ms", a->ticks ? now - a->last_tick_mono_ms : -1);
+	json_key(w, "targets");
+	json_arr_begin(w);
+	for (size_t i = 0; i < a->nts; i++) {
+		const struct tstate *t = &a->ts[i];
+		const struct target_conf *c = t->conf;
+		json_obj_begin(w);
+		json_kv_str(w, "name", c->name);
+		json_kv_str(w, "go_url", c->go_url);
+		json_key(w, "limits");
+		json_obj_begin(w);
+		json_kv_int(w, "max_captures", c->max_captures);
+		json_kv_int(w, "window_ms", c->limit_window_ms);
+		json_kv_int(w, "used", limit_used(&t->limits, c->limit_window_ms, now));
+		json_obj_end(w);
+		json_key(w, "captures");
+		json_obj_begin(w);
+		json_kv_int(w, "ok", (int64_t)t->captures_ok);
+		json_kv_int(w, "failed", (int64_t)t->captures_failed);
+		json_obj_end(w);
+		json_key(w, "refused");
+		json_obj_begin(w);
+		for (int r = REFUSE_NONE + 1; r <= REFUSE_BAD_KIND; r++)
+			if (t->refused[r])
+				json_kv_int(w, agent_refusal_name((enum agent_refusal)r),
+					    (int64_t)t->refused[r]);
+		json_obj_end(w);
+		json_key(w, "rules");
+		json_arr_begin(w);
+		for (size_t r = 0; r < c->nrules; r++)
+			write_rule_conf(w, &c->rules[r], t->firings[r]);
+		json_arr_end(w);
+		json_key(w, "processes");
+		json_arr_begin(w);
+		for (size_t j = 0; j < t->nprocs; j++)
+			write_proc(w, c, t->procs[j], now);
+		json_arr_end(w);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+	json_obj_end(w);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static const char *upload_state(const char *dir, bool upload_enabled)
+{
+	struct stat st;
+	if (!dir[0] || stat(dir, &st) < 0)
+		return "deleted";
+	if (!upload_enabled)
+		return "local";
+	switch (spool_bundle_state(dir)) {
+	case SPOOL_UPLOADED:
+		return "uploaded";
+	case SPOOL_PARTIAL:
+		return "uploading";
+	default:
+		return "pending";
+	}
+}
+
+void agent_write_captures_json(agent *a, struct json_writer *w)
+{
+	struct recent_bundle *copy = xcalloc(RECENT_MAX, sizeof(*copy));
+	size_t n = 0;
+	char ts[40];
+
+	/* Newest first; the spool is read after the lock is released. */
+	pthread_mutex_lock(&a->lock);
+	bool upload = a->cfg->upload.enabled;
+	for (size_t k = 0; k < a->nrecent; k++)
+		copy[n++] = a->recent[(a->recent_head + RECENT_MAX - 1 - k) % RECENT_MAX];
+	pthread_mutex_unlock(&a->lock);
+
+	json_obj_begin(w);
+	json_key(w, "captures");
+	json_arr_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		const struct recent_bundle *r = &copy[i];
+		json_obj_begin(w);
+		json_kv_str(w, "id", r->id);
+		json_kv_str(w, "target", r->target);
+		json_kv_int(w, "pid", r->pid);
+		json_kv_str(w, "trigger", trigger_name(r->trigger));
+		util_fmt_time(r->finished_wall_ms, ts, sizeof(ts));
+		json_kv_str(w, "finished_at", ts);
+		json_kv_bool(w, "ok", r->rc == 0);
+		json_kv_int(w, "errors", r->nerrors);
+		json_kv_str(w, "dir", r->rc == 0 ? r->dir : NULL);
+		json_kv_str(w, "upload", r->rc == 0 ? upload_state(r->dir, upload) : "none");
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+	json_obj_end(w);
+	free(copy);
+}

@@ -1,0 +1,458 @@
+/* api: the HTTP API server (libmicrohttpd): routing, authentication, body limits. */
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api_int.h"
+#include "log.h"
+#include "sha256.h"
+#include "util.h"
+
+/*
+ * Threading: MHD runs a small pool of polling threads (epoll); sockets are
+ * non-blocking, so a client that sends or reads slowly costs a connection
+ * slot and some memory, never a thread, and is dropped after
+ * CONN_TIMEOUT_S of silence. A handler runs only once its whole request is
+ * in, and the agent lock is taken only inside the agent_* calls, briefly.
+ */
+#define POOL_THREADS   2
+#define CONN_LIMIT     256
+#define CONN_TIMEOUT_S 10
+
+static const int codes[API_CODES] = {200, 202, 400, 401, 403, 404, 405,
+				     409, 413, 429, 500, 503, 507, 0};
+
+int api_code_index(int status)
+{
+	for (int i = 0; i < API_CODES - 1; i++)
+		if (codes[i] == status)
+			return i;
+	return API_CODES - 1;
+}
+
+int api_code_at(int index)
+{
+	return codes[index];
+}
+
+const char *api_handler_path(enum api_handler h)
+{
+	static const char *const p[H_COUNT] = {"/healthz",     "/metrics",   "/v1/targets",
+					       "/v1/captures", "/v1/alerts", "other"};
+	return p[h];
+}
+
+void api_reply_json(struct api_reply *r, int status, struct json_writer *w)
+{
+	r->status = status;
+	r->body = json_take(w, &r->len);
+	r->content_type = "application/json";
+}
+
+void api_reply_error(struct api_reply *r, int status, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	struct json_writer w;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_init(&w, false);
+	json_obj_begin(&w);
+	json_kv_str(&w, "error", msg);
+	json_obj_end(&w);
+	free(r->body);
+	api_reply_json(r, status, &w);
+}
+
+bool api_bucket_take(struct api_bucket *b, int64_t now_ms, int *retry_s)
+{
+	if (now_ms > b->last_ms) {
+		b->tokens += (double)(now_ms - b->last_ms) * b->per_ms;
+		if (b->tokens > b->burst)
+			b->tokens = b->burst;
+		b->last_ms = now_ms;
+	}
+	if (b->tokens >= 1.0) {
+		b->tokens -= 1.0;
+		return true;
+	}
+	*retry_s = (int)((1.0 - b->tokens) / b->per_ms / 1000.0) + 1;
+	return false;
+}
+
+/* ---- per-request state ---- */
+
+struct api_req {
+	enum api_handler h;
+	bool post;
+	bool too_big, no_room;
+	char *body;
+	size_t len, cap;
+	int64_t start_ms;
+};
+
+static enum api_handler route_of(const char *url)
+{
+	static const enum api_handler hs[] = {H_HEALTHZ, H_METRICS, H_TARGETS, H_CAPTURES,
+					      H_ALERTS};
+	for (size_t i = 0; i < ARRAY_LEN(hs); i++)
+		if (!strcmp(url, api_handler_path(hs[i])))
+			return hs[i];
+	return H_OTHER;
+}
+
+/* Compares digests, so the time taken says nothing about the token. */
+static bool token_ok(const char *given, size_t glen, const char *token)
+{
+	struct sha256_ctx c;
+	uint8_t g[32], t[32];
+	unsigned char diff = 0;
+
+	sha256_init(&c);
+	sha256_update(&c, given, glen);
+	sha256_final(&c, g);
+	sha256_init(&c);
+	sha256_update(&c, token, strlen(token));
+	sha256_final(&c, t);
+	for (size_t i = 0; i < sizeof(g); i++)
+		diff |= g[i] ^ t[i];
+	return diff == 0;
+}
+
+/* 0 when the request may proceed, else the status of the refusal (reply filled). */
+static int check_auth(struct api_server *s, struct MHD_Connection *c, struct api_reply *r)
+{
+	const char *h;
+	if (!s->token)
+		return 0;
+	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
+		api_reply_error(r, 401, "missing bearer token (Authorization: Bearer TOKEN)");
+		return 401;
+	}
+	h += 7;
+	while (*h == ' ')
+		h++;
+	if (!token_ok(h, strlen(h), s->token)) {
+		api_reply_error(r, 403, "wrong bearer token");
+		return 403;
+	}
+	return 0;
+}
+
+/* Checks done on the headers, before any body byte is read. 0: go on. */
+static int precheck(struct api_server *s, struct MHD_Connection *c, struct api_req *q,
+		    const char *method, struct api_reply *r)
+{
+	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	q->post = !strcmp(method, "POST");
+	switch (q->h) {
+	case H_OTHER:
+		api_reply_error(r, 404,
+				"no such endpoint (try /healthz, /metrics, /v1/targets, "
+				"/v1/captures, /v1/alerts)");
+		return 404;
+	case H_CAPTURES:
+		if (!get && !q->post) {
+			r->allow = "GET, HEAD, POST";
+			api_reply_error(r, 405, "method %s not allowed here", method);
+			return 405;
+		}
+		break;
+	case H_ALERTS:
+		if (!q->post) {
+			r->allow = "POST";
+			api_reply_error(r, 405, "method %.16s not allowed here", method);
+			return 405;
+		}
+		break;
+	default:
+		if (!get) {
+			r->allow = "GET, HEAD";
+			api_reply_error(r, 405, "method %.16s not allowed here", method);
+			return 405;
+		}
+	}
+	if (!q->post)
+		return 0;
+	int st = check_auth(s, c, r);
+	if (st)
+		return st;
+	const char *cl =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX) {
+		api_reply_error(r, 413, "body over %d bytes", API_BODY_MAX);
+		return 413;
+	}
+	return 0;
+}
+
+/* Buffers one chunk of a POST body, within the per-request and global limits. */
+static void take_body(struct api_server *s, struct api_req *q, const char *data, size_t n)
+{
+	if (q->too_big || q->no_room)
+		return;
+	if (q->len + n > API_BODY_MAX) {
+		q->too_big = true;
+		return;
+	}
+	if (q->len + n + 1 > q->cap) {
+		size_t want = q->cap ? q->cap : 4096;
+		while (want < q->len + n + 1)
+			want *= 2;
+		if (want > API_BODY_MAX + 1)
+			want = API_BODY_MAX + 1;
+		pthread_mutex_lock(&s->lock);
+		bool room = s->body_bytes + (want - q->cap) <= API_BODY_TOTAL;
+		if (room)
+			s->body_bytes += want - q->cap;
+		pthread_mutex_unlock(&s->lock);
+		if (!room) {
+			q->no_room = true;
+			return;
+		}
+		q->body = xrealloc(q->body, want);
+		q->cap = want;
+	}
+	memcpy(q->body + q->len, data, n);
+	q->len += n;
+	q->body[q->len] = '\0';
+}
+
+static enum MHD_Result send_reply(struct api_server *s, struct MHD_Connection *c, struct api_req *q,
+				  struct api_reply *r)
+{
+	struct MHD_Response *resp;
+	char ra[16];
+	enum MHD_Result ret;
+
+	if (!r->body)
+		api_reply_error(r, 500, "no answer");
+	resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(r->body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (r->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->status == 401)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer realm=\"hound\"");
+	if (r->retry_after_s > 0) {
+		snprintf(ra, sizeof(ra), "%d", r->retry_after_s);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	ret = MHD_queue_response(c, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	pthread_mutex_lock(&s->lock);
+	s->requests[q->h][api_code_index(r->status)]++;
+	pthread_mutex_unlock(&s->lock);
+	log_debug("api request", "path=%s status=%d ms=%lld", api_handler_path(q->h), r->status,
+		  (long long)(util_mono_ms() - q->start_ms));
+	return ret;
+}
+
+static void dispatch(struct api_server *s, struct api_req *q, struct api_reply *r)
+{
+	switch (q->h) {
+	case H_HEALTHZ:
+		api_get_healthz(s, r);
+		break;
+	case H_METRICS:
+		api_get_metrics(s, r);
+		break;
+	case H_TARGETS:
+		api_get_targets(s, r);
+		break;
+	case H_CAPTURES:
+		if (q->post)
+			api_post_captures(s, q->body ? q->body : "", q->len, r);
+		else
+			api_get_captures(s, r);
+		break;
+	case H_ALERTS:
+		api_post_alerts(s, q->body ? q->body : "", q->len, r);
+		break;
+	default:
+		api_reply_error(r, 404, "no such endpoint");
+		break;
+	}
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct api_server *s = cls;
+	struct api_req *q = *con_cls;
+	struct api_reply r = {0};
+	(void)version;
+
+	if (!q) {
+		q = xcalloc(1, sizeof(*q));
+		q->h = route_of(url);
+		q->start_ms = util_mono_ms();
+		*con_cls = q;
+		if (precheck(s, c, q, method, &r))
+			return send_reply(s, c, q, &r);
+		if (q->post)
+			return MHD_YES; /* the body follows */
+	} else if (*upload_data_size) {
+		take_body(s, q, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (q->too_big)
+		api_reply_error(&r, 413, "body over %d bytes", API_BODY_MAX);
+	else if (q->no_room)
+		api_reply_error(&r, 503, "too many request bodies in flight; retry");
+	else
+		dispatch(s, q, &r);
+	if (!r.content_type)
+		r.content_type = "application/json";
+	return send_reply(s, c, q, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct api_server *s = cls;
+	struct api_req *q = *con_cls;
+	(void)c;
+	(void)toe;
+	if (!q)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->body_bytes -= q->cap;
+	pthread_mutex_unlock(&s->lock);
+	free(q->body);
+	free(q);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("http server", "detail=%s", msg);
+}
+
+/* Binds HOST:PORT, [V6]:PORT or :PORT (every interface). Returns the fd or -errno. */
+static int open_listener(const char *listen_addr)
+{
+	char host[256], port[8];
+	const char *colon;
+	struct addrinfo hints = {0}, *ai = NULL;
+	int fd, rc, one = 1;
+
+	if (listen_addr[0] == '[') {
+		const char *end = strchr(listen_addr, ']');
+		if (!end || end[1] != ':' || (size_t)(end - listen_addr) >= sizeof(host))
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)(end - listen_addr - 1), listen_addr + 1);
+		colon = end + 1;
+	} else {
+		colon = strrchr(listen_addr, ':');
+		if (!colon || (size_t)(colon - listen_addr) >= sizeof(host))
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - listen_addr), listen_addr);
+	}
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
+	if (rc != 0)
+		return -EADDRNOTAVAIL;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		rc = -errno;
+		close(fd);
+		goto out;
+	}
+	rc = fd;
+out:
+	freeaddrinfo(ai);
+	return rc;
+}
+
+int api_server_start(agent *a, const struct api_conf *conf, struct api_server **out)
+{
+	struct api_server *s = xcalloc(1, sizeof(*s));
+	int64_t now = util_mono_ms();
+
+	s->a = a;
+	s->listen = xstrdup(conf->listen);
+	s->token = conf->token ? xstrdup(conf->token) : NULL;
+	pthread_mutex_init(&s->lock, NULL);
+	s->capture_rl = (struct api_bucket){API_CAPTURE_BURST, API_CAPTURE_BURST,
+					    API_CAPTURE_PER_MIN / 60000.0, now};
+	s->alert_rl =
+	    (struct api_bucket){API_ALERT_BURST, API_ALERT_BURST, API_ALERT_PER_MIN / 60000.0, now};
+	s->listen_fd = open_listener(conf->listen);
+	if (s->listen_fd < 0) {
+		int rc = s->listen_fd;
+		log_error("cannot listen for the API", "listen=%s call=bind error=%s", conf->listen,
+			  strerror(-rc));
+		s->listen_fd = -1;
+		api_server_stop(s);
+		return rc;
+	}
+	s->daemon = MHD_start_daemon(
+	    MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+	if (!s->daemon) {
+		log_error("cannot start the API server", "listen=%s call=MHD_start_daemon",
+			  conf->listen);
+		s->listen_fd =
+		    -1; /* MHD may have closed it already: leak rather than double-close */
+		api_server_stop(s);
+		return -EIO;
+	}
+	log_info("API listening", "listen=%s auth=%s", conf->listen, s->token ? "bearer" : "none");
+	*out = s;
+	return 0;
+}
+
+void api_server_stop(struct api_server *s)
+{
+	if (!s)
+		return;
+	if (s->daemon)
+		MHD_stop_daemon(s->daemon); /* closes the listen socket too */
+	else if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->token) {
+		explicit_bzero(s->token, strlen(s->token));
+		free(s->token);
+	}
+	free(s->listen);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
