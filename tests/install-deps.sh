@@ -10,7 +10,7 @@ build_pkgs=(build-essential autoconf automake pkg-config
 	python3 curl)
 test_pkgs=(clang libclang-rt-14-dev golang-go elfutils gdb awscli nodejs npm
 	prometheus prometheus-alertmanager libc6-dbg util-linux procps iproute2 linux-perf
-	systemd lintian dpkg-dev debhelper fakeroot man-db apache2-utils)
+	systemd lintian dpkg-dev debhelper fakeroot man-db apache2-utils wrk bc python3-yaml)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
