@@ -12,6 +12,7 @@
 #include "api.h"
 #include "log.h"
 #include "notify.h"
+#include "privs.h"
 #include "spool.h"
 #include "uploader.h"
 #include "util.h"
@@ -68,10 +69,34 @@ static char *fingerprint(const struct target_conf *t, const struct hound_config 
 	return json_take(&w, NULL);
 }
 
+static bool list_has(const struct capture_list *l, enum capture_kind k)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].kind == k)
+			return true;
+	return false;
+}
+
+/* A heap baseline costs an smaps read (or a Go profile): take it only when a heap capture can come. */
+static bool wants_heap_baseline(const struct target_conf *t, const struct hound_config *c)
+{
+	if (c->api.enabled)
+		return true;
+	for (size_t i = 0; i < t->nrules; i++)
+		if (list_has(&t->rules[i].capture, K_HEAP))
+			return true;
+	for (size_t i = 0; i < c->nalerts; i++)
+		if ((!c->alerts[i].target || !strcmp(c->alerts[i].target, t->name)) &&
+		    list_has(&c->alerts[i].capture, K_HEAP))
+			return true;
+	return false;
+}
+
 static void tstate_init(struct tstate *ts, const struct target_conf *t, const struct hound_config *c)
 {
 	memset(ts, 0, sizeof(*ts));
 	ts->conf = t;
+	ts->heap_baseline = wants_heap_baseline(t, c);
 	ts->fingerprint = fingerprint(t, c);
 	limit_init(&ts->limits, t->max_captures);
 	ts->firings = xcalloc(t->nrules ? t->nrules : 1, sizeof(uint64_t));
@@ -345,6 +370,7 @@ static void reload(agent *a)
 		return;
 	}
 	config_errors_fini(&errs);
+	privs_log_missing(nc); /* dropped capabilities cannot come back: say what is lacking */
 	stop_services(a, util_mono_ms() + 2000);
 
 	pthread_mutex_lock(&a->lock);
@@ -360,8 +386,10 @@ static void reload(agent *a)
 		limit_fini(&nts[i].limits);
 		free(nts[i].firings);
 		char *fp = nts[i].fingerprint;
+		bool hb = nts[i].heap_baseline;
 		nts[i] = *old;
 		nts[i].conf = &nc->targets[i];
+		nts[i].heap_baseline = hb;
 		nts[i].fingerprint = fp;
 		free(old->fingerprint);
 		memset(old, 0, sizeof(*old));

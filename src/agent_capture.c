@@ -77,8 +77,9 @@ static void job_run(void *arg, volatile sig_atomic_t *stop)
 	int rc = capture_job_run(job, stop);
 
 	if (rc == 0)
-		log_info("bundle written", "target=%s pid=%d bundle=%s dir=%s errors=%d", job->target,
-			 (int)job->proc.pid, job->id, job->final_dir, job->nerrors);
+		log_info("bundle written", "target=%s pid=%d rule=%s bundle=%s dir=%s errors=%d",
+			 job->target, (int)job->proc.pid, job->trig.rule ? job->trig.rule : "-", job->id,
+			 job->final_dir, job->nerrors);
 	pthread_mutex_lock(&a->lock);
 	struct tproc *p = lookup(a, job->target, job->proc.pid, t->start_ticks);
 	if (p)
@@ -110,7 +111,8 @@ static void job_run(void *arg, volatile sig_atomic_t *stop)
 static void job_dispose(void *arg)
 {
 	struct job_task *t = arg;
-	log_warn("capture dropped at shutdown", "target=%s pid=%d", t->job->target, (int)t->job->proc.pid);
+	log_warn("capture dropped at shutdown", "target=%s pid=%d bundle=%s", t->job->target,
+		 (int)t->job->proc.pid, t->job->id);
 	pthread_mutex_lock(&t->a->lock);
 	struct tproc *p = lookup(t->a, t->job->target, t->job->proc.pid, t->start_ticks);
 	if (p)
@@ -199,10 +201,10 @@ void agent_on_verdicts(agent *a, struct tstate *ts, struct tproc *p, int64_t mon
 			continue;
 		ts->firings[i]++;
 		rules_mark_fired(&p->rs[i], mono_ms);
-		log_info("rule fired", "target=%s pid=%d rule=%s reason=%s", ts->conf->name, (int)p->pid,
-			 r->name, v->reason);
 		enum agent_refusal why = agent_admit(a, ts, p, mono_ms);
 		if (why != REFUSE_NONE) {
+			log_info("rule fired", "target=%s pid=%d rule=%s reason=%s", ts->conf->name,
+				 (int)p->pid, r->name, v->reason);
 			refuse(a, ts, p, r->name, why);
 			continue;
 		}
@@ -216,8 +218,15 @@ void agent_on_verdicts(agent *a, struct tstate *ts, struct tproc *p, int64_t mon
 		struct history_point *hp = xcalloc(HISTORY_EXPORT_MAX, sizeof(*hp));
 		job->trig.nhistory = hist_export(&p->hist[r->metric], hp, HISTORY_EXPORT_MAX);
 		job->trig.history = hp;
-		if (submit(a, ts, p, job, mono_ms, NULL) < 0)
+		char id[256] = "";
+		if (submit(a, ts, p, job, mono_ms, id) < 0) {
+			log_info("rule fired", "target=%s pid=%d rule=%s reason=%s", ts->conf->name,
+				 (int)p->pid, r->name, v->reason);
 			refuse(a, ts, p, r->name, REFUSE_QUEUE);
+			continue;
+		}
+		log_info("rule fired", "target=%s pid=%d rule=%s bundle=%s reason=%s", ts->conf->name,
+			 (int)p->pid, r->name, id, v->reason);
 	}
 }
 
@@ -225,6 +234,7 @@ void agent_on_verdicts(agent *a, struct tstate *ts, struct tproc *p, int64_t mon
 
 struct baseline_task {
 	pid_t pid;
+	char *target;
 	char *dir;
 	char *go_url;
 	bool remove;
@@ -233,6 +243,7 @@ struct baseline_task {
 static void baseline_free(void *arg)
 {
 	struct baseline_task *b = arg;
+	free(b->target);
 	free(b->dir);
 	free(b->go_url);
 	free(b);
@@ -249,7 +260,7 @@ static void baseline_run(void *arg, volatile sig_atomic_t *stop)
 		if (rc == 0)
 			rc = b->go_url ? go_heap_baseline(b->go_url, b->dir) : heapnative_baseline(b->pid, b->dir);
 		if (rc < 0)
-			log_warn("heap baseline failed", "pid=%d dir=%s error=%s", (int)b->pid, b->dir,
+			log_warn("heap baseline failed", "target=%s pid=%d error=%s", b->target, (int)b->pid,
 				 strerror(-rc));
 		else
 			log_debug("heap baseline taken", "pid=%d dir=%s", (int)b->pid, b->dir);
@@ -282,6 +293,8 @@ static int64_t max_cooldown(const struct target_conf *t)
 void agent_maybe_baseline(agent *a, struct tstate *ts, struct tproc *p, int64_t mono_ms)
 {
 	bool go = ts->conf->go_url != NULL;
+	if (!ts->heap_baseline)
+		return;
 	if (p->baseline_mono_ms > 0) {
 		if (!go || any_cooling(p) || mono_ms - p->baseline_mono_ms < max_cooldown(ts->conf))
 			return;
@@ -290,6 +303,7 @@ void agent_maybe_baseline(agent *a, struct tstate *ts, struct tproc *p, int64_t 
 	}
 	struct baseline_task *b = xcalloc(1, sizeof(*b));
 	b->pid = p->pid;
+	b->target = xstrdup(ts->conf->name);
 	b->dir = xstrdup(p->baseline_dir);
 	b->go_url = go ? xstrdup(ts->conf->go_url) : NULL;
 	if (workers_submit(a->workers, baseline_run, baseline_free, b) < 0) {

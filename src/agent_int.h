@@ -19,6 +19,7 @@ struct api_server;
 struct tstate {
 	const struct target_conf *conf;
 	char *fingerprint;            /* reload keeps state when this is unchanged */
+	bool heap_baseline;           /* some rule, alert or the API may capture heap */
 	struct tproc **procs;
 	size_t nprocs, cap;
 	struct limit_state limits;

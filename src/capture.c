@@ -67,8 +67,9 @@ int capture_run_item(struct capture_ctx *ctx, const struct capture_item *item)
 		if (!err[0])
 			snprintf(err, sizeof(err), "%s", strerror(-rc));
 		bundle_add_error(ctx->bundle, kind, "%s", err);
-		log_warn("capture kind failed", "bundle=%s kind=%s pid=%d error=%s",
-			 bundle_id(ctx->bundle), kind, (int)ctx->pid, err);
+		log_warn("capture kind failed", "target=%s pid=%d bundle=%s kind=%s error=%s",
+			 ctx->target_name ? ctx->target_name : "-", (int)ctx->pid, bundle_id(ctx->bundle),
+			 kind, err);
 	} else {
 		log_debug("capture kind done", "bundle=%s kind=%s pid=%d ms=%lld",
 			  bundle_id(ctx->bundle), kind, (int)ctx->pid, (long long)(util_mono_ms() - t0));
@@ -279,6 +280,7 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 		.bundle = b,
 		.pid = job->proc.pid,
 		.target = NULL,
+		.target_name = job->target,
 		.go_url = job->go_url,
 		.heap_baseline_dir = job->baseline_dir,
 		.stop = stop,

@@ -18,6 +18,7 @@ struct capture_ctx {
 	bundle *bundle;
 	pid_t pid;
 	const struct target_conf *target;  /* may be NULL for `hound capture` */
+	const char *target_name;           /* for log lines; may be NULL */
 	const char *go_url;                /* NULL for native targets */
 	const char *heap_baseline_dir;     /* per-process baseline dir, may be NULL */
 	volatile sig_atomic_t *stop;       /* set on shutdown: finish early */

@@ -5,6 +5,7 @@
 
 #include "cmd.h"
 #include "config.h"
+#include "privs.h"
 
 static void check_usage(FILE *out)
 {
@@ -67,6 +68,7 @@ int cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	config_print(c, stdout);
+	privs_report(c, stderr);
 	config_free(c);
 	return fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
 }

@@ -7,6 +7,7 @@
 #include "cmd.h"
 #include "config.h"
 #include "log.h"
+#include "privs.h"
 
 static void run_usage(FILE *out)
 {
@@ -80,6 +81,14 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	config_errors_fini(&errs);
+
+	/* Before any thread starts: capabilities are per thread. */
+	char perr[512];
+	if (privs_apply(cfg, perr, sizeof(perr)) < 0) {
+		log_error("cannot drop privileges", "error=%s", perr);
+		config_free(cfg);
+		return EXIT_RUNTIME;
+	}
 
 	agent_block_signals();
 	agent *a = NULL;

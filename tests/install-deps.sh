@@ -8,12 +8,18 @@ build_pkgs=(build-essential autoconf automake pkg-config
 	libyaml-dev libproc2-dev libcurl4-openssl-dev libunwind-dev
 	libdw-dev libelf-dev zlib1g-dev libmicrohttpd-dev libjansson-dev libsystemd-dev
 	python3 curl)
-test_pkgs=(clang libclang-rt-14-dev golang-go elfutils gdb awscli nodejs npm
+test_pkgs=(clang libclang-rt-14-dev golang-go elfutils gdb awscli
 	prometheus prometheus-alertmanager libc6-dbg util-linux procps iproute2 linux-perf
-	systemd lintian dpkg-dev debhelper fakeroot man-db apache2-utils wrk bc python3-yaml)
+	systemd lintian dpkg-dev debhelper fakeroot man-db apache2-utils wrk bc python3-yaml
+	bsdextrautils groff-base binutils)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+# Node.js may come from elsewhere than Debian (its npm then conflicts with
+# Debian's npm package): only ask for the packages when the commands are missing.
+if [ "${1:-build}" = test ] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+	want+=(nodejs npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do
