@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "privs.h"
+#include "proc.h"
 
 static void run_usage(FILE *out)
 {
@@ -81,6 +82,9 @@ int cmd_run(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	config_errors_fini(&errs);
+
+	/* Each watched process keeps a few /proc files open. */
+	proc_raise_nofile_limit();
 
 	/* Before any thread starts: capabilities are per thread. */
 	char perr[512];
