@@ -1,5 +1,6 @@
 /* agent_metrics: the agent's state as Prometheus text exposition (GET /metrics). */
 #include "agent_int.h"
+#include "flightrec.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -183,6 +184,24 @@ static void write_targets(struct pbuf *p, agent *a, int64_t now)
 	for (size_t i = 0; i < a->nts; i++)
 		sample_t(p, "hound_target_processes", a->ts[i].conf->name, NULL, NULL,
 			 (double)a->ts[i].nprocs);
+	family(p, "hound_flight_recorder_bytes", "gauge",
+	       "Memory held by the flight recorders of each target's processes.");
+	for (size_t i = 0; i < a->nts; i++) {
+		double bytes = 0;
+		for (size_t j = 0; j < a->ts[i].nprocs; j++)
+			if (a->ts[i].procs[j]->flight)
+				bytes += (double)flightrec_memory(a->ts[i].procs[j]->flight);
+		sample_t(p, "hound_flight_recorder_bytes", a->ts[i].conf->name, NULL, NULL, bytes);
+	}
+	family(p, "hound_go_endpoint_errors", "gauge",
+	       "Failed reads of the Go endpoints, summed over each target's current processes.");
+	for (size_t i = 0; i < a->nts; i++) {
+		double errs = 0;
+		for (size_t j = 0; j < a->ts[i].nprocs; j++)
+			if (a->ts[i].procs[j]->go)
+				errs += (double)go_sampler_errors(a->ts[i].procs[j]->go);
+		sample_t(p, "hound_go_endpoint_errors", a->ts[i].conf->name, NULL, NULL, errs);
+	}
 	family(p, "hound_target_process_events_total", "counter",
 	       "Processes that joined or left each target.");
 	for (size_t i = 0; i < a->nts; i++) {
