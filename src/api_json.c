@@ -67,36 +67,6 @@ static int duration_in(json_t *v, const char *what, int64_t lo, int64_t hi, int6
 	return 0;
 }
 
-static int command_item(json_t *o, struct capture_item *it, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v, *argv = json_object_get(o, "command");
-	size_t n;
-
-	json_object_foreach(o, key, v) if (strcmp(key, "command") && strcmp(key, "timeou"
-										 "t")) return bad(
-	    err, errlen, "command: unknown field (expected command and timeout)");
-	n = json_is_array(argv) ? json_array_size(argv) : 0;
-	if (n == 0 || n > 64)
-		return bad(err, errlen, "command: expected an argument list of 1 to 64 strings");
-	it->kind = K_COMMAND;
-	it->timeout_ms = 30000;
-	it->argv = xcalloc(n + 1, sizeof(char *));
-	for (size_t i = 0; i < n; i++) {
-		json_t *a = json_array_get(argv, i);
-		if (!json_is_string(a) || strlen(json_string_value(a)) != json_string_length(a))
-			return bad(err, errlen,
-				   "command: every argument must be a string without NUL");
-		it->argv[i] = xstrdup(json_string_value(a));
-	}
-	if (!it->argv[0][0])
-		return bad(err, errlen, "command: the program name must not be empty");
-	v = json_object_get(o, "timeout");
-	if (v && duration_in(v, "command timeout", 1000, 3600000, &it->timeout_ms, err, errlen) < 0)
-		return -EINVAL;
-	return 0;
-}
-
 static int capture_item(json_t *v, struct capture_item *it, bool *bad_kind, char *err,
 			size_t errlen)
 {
@@ -106,10 +76,15 @@ static int capture_item(json_t *v, struct capture_item *it, bool *bad_kind, char
 	int k;
 
 	memset(it, 0, sizeof(*it));
-	if (json_is_string(v)) {
+	if ((json_is_object(v) && json_object_get(v, "command")) ||
+	    (json_is_string(v) && !strcmp(json_string_value(v), "command"))) {
+		/* A request must not be able to run programs with the agent's privileges. */
+		return bad(err, errlen,
+			   "capture: command captures run programs as the agent; they can only be "
+			   "configured in rules and alert routes, not requested over the API");
+	} else if (json_is_string(v)) {
 		name = json_string_value(v);
-	} else if (json_is_object(v) && json_object_get(v, "command")) {
-		return command_item(v, it, err, errlen);
+
 	} else if (json_is_object(v) && json_object_size(v) == 1) {
 		void *iter = json_object_iter(v);
 		name = json_object_iter_key(iter);
@@ -117,7 +92,7 @@ static int capture_item(json_t *v, struct capture_item *it, bool *bad_kind, char
 	} else {
 		return bad(err, errlen,
 			   "capture: each item is a kind name like \"heap\", {\"cpu\":\"10s\"} or "
-			   "{\"command\":[...]}");
+			   "{\"trace\":\"5s\"}");
 	}
 	k = capture_kind_by_name(name);
 	if (k < 0) {

@@ -109,7 +109,7 @@ static void each_need(const struct hound_config *cfg, need_fn fn, void *arg)
 		}
 		if (cfg->api.enabled)
 			for (int k = 0; k < K_COUNT; k++)
-				if (!src[k] && (go || capture_kind_native(k)))
+				if (!src[k] && k != K_COMMAND && (go || capture_kind_native(k)))
 					src[k] = "API requests";
 		for (int k = 0; k < K_COUNT; k++)
 			if (src[k])

@@ -71,9 +71,10 @@ check "no captures yet" test "$(body_json 'len(j["captures"])')" = 0
 expect 202 "capture every process of a target" POST /v1/captures -d '{"target":"sleepers","capture":["heap"],"reason":"checking a leak"}'
 check "one bundle per process" test "$(body_json 'len(j["ids"])')" = 2
 ID1=$(body_json 'j["id"]')
-expect 202 "capture one pid" POST /v1/captures -d "{\"target\":\"sleepers\",\"pid\":$SLEEPER,\"capture\":[{\"command\":[\"true\"],\"timeout\":\"5s\"}]}"
+expect 202 "capture one pid" POST /v1/captures -d "{\"target\":\"sleepers\",\"pid\":$SLEEPER,\"capture\":[\"heap\"]}"
 ID3=$(body_json 'j["id"]')
 check "bundle id names the pid and the api trigger ($ID3)" sh -c "echo '$ID3' | grep -Eq '^[0-9]{8}T[0-9]{6}Z-$SLEEPER-api(-[0-9]+)?\$'"
+expect 400 "a command capture is refused over the API" POST /v1/captures -d "{\"target\":\"sleepers\",\"capture\":[{\"command\":[\"id\"]}]}"
 wait_for 10 test -f "$OUT/bundles/sleepers/$ID3/manifest.json"
 check "api bundle written" test -f "$OUT/bundles/sleepers/$ID1/manifest.json"
 check "manifest trigger is api" test "$(json_get "$OUT/bundles/sleepers/$ID1/manifest.json" 'j["trigger"]["kind"]')" = api

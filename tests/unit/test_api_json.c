@@ -21,21 +21,18 @@ static void test_capture_ok(void)
 	const char *s =
 	    "{\"target\":\"api\",\"pid\":123,\"capture\":[\"heap\",{\"cpu\":\"30s\"},{\"trace\":"
 	    "\"2s\"},"
-	    "{\"command\":[\"jcmd\",\"{pid}\",\"Thread.print\"],\"timeout\":\"45s\"},\"stacks\"],"
+	    "\"stacks\"],"
 	    "\"reason\":\"on call\"}";
 	is_int(parse_cap(s, &b, &bk, err), 0, "full capture request parses (%s)", err);
 	is_str(b.target, "api", "target");
 	is_int(b.pid, 123, "pid");
 	ok(b.has_capture, "has capture list");
-	is_int(b.capture.n, 5, "five items");
+	is_int(b.capture.n, 4, "four items");
 	is_int(b.capture.items[0].kind, K_HEAP, "heap");
 	is_int(b.capture.items[1].kind, K_CPU, "cpu");
 	is_int(b.capture.items[1].duration_ms, 30000, "cpu 30s");
 	is_int(b.capture.items[2].duration_ms, 2000, "trace 2s");
-	is_int(b.capture.items[3].kind, K_COMMAND, "command");
-	is_str(b.capture.items[3].argv[1], "{pid}", "command argv kept verbatim");
-	ok(b.capture.items[3].argv[3] == NULL, "argv NULL-terminated");
-	is_int(b.capture.items[3].timeout_ms, 45000, "command timeout");
+	is_int(b.capture.items[3].kind, K_STACKS, "stacks");
 	is_str(b.reason, "on call", "reason");
 	ok(!bk, "not a bad kind");
 	api_capture_body_fini(&b);
@@ -74,13 +71,8 @@ static void test_capture_bad(void)
 	    {"{\"target\":\"a\",\"capture\":[{\"cpu\":\"1h\"}]}", "between 1s and 600s", false},
 	    {"{\"target\":\"a\",\"capture\":[{\"cpu\":\"fast\"}]}", "bad duration", false},
 	    {"{\"target\":\"a\",\"capture\":[{\"cpu\":10}]}", "duration string", false},
-	    {"{\"target\":\"a\",\"capture\":[\"command\"]}", "argument list", false},
-	    {"{\"target\":\"a\",\"capture\":[{\"command\":[]}]}", "argument list", false},
-	    {"{\"target\":\"a\",\"capture\":[{\"command\":[1]}]}", "every argument", false},
-	    {"{\"target\":\"a\",\"capture\":[{\"command\":[\"\"]}]}", "program name", false},
-	    {"{\"target\":\"a\",\"capture\":[{\"command\":[\"x\"],\"shell\":true}]}",
-	     "unknown field", false},
-	    {"{\"target\":\"a\",\"capture\":[{\"command\":[\"x\"],\"timeout\":\"2h\"}]}", "between",
+	    {"{\"target\":\"a\",\"capture\":[\"command\"]}", "not requested over the API", false},
+	    {"{\"target\":\"a\",\"capture\":[{\"command\":[\"id\"]}]}", "not requested over the API",
 	     false},
 	    {"{\"target\":\"a\",\"capture\":[{\"cpu\":\"1s\",\"heap\":null}]}", "each item", false},
 	    {"{\"target\":\"a\",\"capture\":[null]}", "each item", false},

@@ -53,7 +53,8 @@ static void needs(void)
 	is_int(needed(TARGET("", "[heap, stacks]")), PRIV_PTRACE, "native heap+stacks: ptrace");
 	is_int(needed(TARGET("", "[{cpu: 5s}]")), PRIV_PTRACE | PRIV_PERFMON,
 	       "native cpu: perfmon (+ptrace for maps and the fallback)");
-	is_int(needed(TARGET("", "[{command: [true]}]")), 0, "a command needs nothing");
+	is_int(needed(TARGET("", "[{command: [true]}]")), PRIV_PTRACE | PRIV_DAC_READ_SEARCH,
+	       "a command keeps what inspecting the target needs");
 	is_int(needed(TARGET("    go: {url: 'http://127.0.0.1:6060'}\n",
 			     "[heap, {cpu: 5s}, goroutines]")),
 	       0, "Go heap/cpu/goroutines go over HTTP: nothing");
@@ -61,10 +62,10 @@ static void needs(void)
 	       "Go stacks still ptrace");
 	is_int(needed("targets:\n  - name: api\n    match: {comm: api}\n    rules:\n"
 		      "      - {name: f, metric: fds, abs: 100, capture: [{command: [true]}]}\n"),
-	       PRIV_DAC_READ_SEARCH, "fds metric: dac_read_search");
+	       PRIV_DAC_READ_SEARCH | PRIV_PTRACE, "fds metric and a command: dac_read_search, ptrace");
 	is_int(needed("api: {listen: '127.0.0.1:9155'}\ntargets:\n  - name: api\n    match: {comm: "
 		      "api}\n"),
-	       PRIV_PTRACE | PRIV_PERFMON, "the API may ask any native kind");
+	       PRIV_PTRACE | PRIV_PERFMON, "the API may ask any native kind but command");
 	is_int(needed("api: {listen: '127.0.0.1:9155'}\n"
 		      "alerts:\n  - {match: {alertname: X}, target_label: t, capture: [stacks]}\n"
 		      "targets:\n  - name: api\n    match: {comm: api}\n"
