@@ -218,6 +218,8 @@ void agent_free(agent *a)
 	stop_services(a, util_mono_ms());
 	procs_scan_free(a->scan);
 	host_sampler_free(a->host);
+	for (size_t i = 0; i < RECENT_MAX; i++)
+		free(a->recent[i].dir);
 	config_free(a->cfg);
 	pthread_mutex_destroy(&a->lock);
 	free(a);

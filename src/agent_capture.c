@@ -58,10 +58,11 @@ static void record_recent(agent *a, const struct capture_job *job, int rc)
 	a->recent_head = (a->recent_head + 1) % RECENT_MAX;
 	if (a->nrecent < RECENT_MAX)
 		a->nrecent++;
+	free(r->dir);
 	memset(r, 0, sizeof(*r));
+	r->dir = xstrdup(job->final_dir);
 	snprintf(r->id, sizeof(r->id), "%s", job->id);
 	snprintf(r->target, sizeof(r->target), "%s", job->target);
-	snprintf(r->dir, sizeof(r->dir), "%s", job->final_dir);
 	r->pid = job->proc.pid;
 	r->trigger = job->trig.kind;
 	r->finished_wall_ms = util_wall_ms();
@@ -216,7 +217,7 @@ void agent_on_verdicts(agent *a, struct tstate *ts, struct tproc *p, int64_t mon
 		job->trig.threshold = v->threshold;
 		capture_job_set_trigger_text(job, r->name, v->condition, v->reason);
 		struct history_point *hp = xcalloc(HISTORY_EXPORT_MAX, sizeof(*hp));
-		job->trig.nhistory = hist_export(&p->hist[r->metric], hp, HISTORY_EXPORT_MAX);
+		job->trig.nhistory = hist_export(p->hist[r->metric], hp, HISTORY_EXPORT_MAX);
 		job->trig.history = hp;
 		char id[256] = "";
 		if (submit(a, ts, p, job, mono_ms, id) < 0) {

@@ -33,7 +33,7 @@ struct tstate {
 struct recent_bundle {
 	char id[256];
 	char target[128];
-	char dir[4096];
+	char *dir;                    /* owned */
 	pid_t pid;
 	enum trigger_kind trigger;
 	int64_t finished_wall_ms;

@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,19 +38,38 @@ struct xfer {
 	char *etag;
 };
 
+/*
+ * libcurl's global init loads the TLS libraries (megabytes of pages): do it
+ * on first use, once, so an agent that never speaks HTTP never pays for it.
+ */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+static bool global_done;
+
+static void global_init_once(void)
+{
+	global_rc = curl_global_init(CURL_GLOBAL_ALL);
+	global_done = global_rc == CURLE_OK;
+}
+
 int http_global_init(void)
 {
-	CURLcode rc = curl_global_init(CURL_GLOBAL_ALL);
-	return rc == CURLE_OK ? 0 : -EIO;
+	pthread_once(&global_once, global_init_once);
+	return global_rc == CURLE_OK ? 0 : -EIO;
 }
 
 void http_global_cleanup(void)
 {
-	curl_global_cleanup();
+	if (global_done)
+		curl_global_cleanup();
 }
 
 int http_client_new(http_client **out)
 {
+	if (http_global_init() < 0) {
+		*out = NULL;
+		return -EIO;
+	}
 	http_client *c = xcalloc(1, sizeof(*c));
 	c->h = curl_easy_init();
 	if (!c->h) {

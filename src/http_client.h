@@ -60,7 +60,7 @@ void http_client_free(http_client *c);
 int http_request_do(http_client *c, const struct http_request *req, struct http_response *resp);
 void http_response_fini(struct http_response *resp);
 
-/* Global libcurl init/cleanup, called once from main. */
+/* libcurl global init (idempotent; http_client_new calls it) and cleanup at exit. */
 int http_global_init(void);
 void http_global_cleanup(void);
 

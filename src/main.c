@@ -18,17 +18,16 @@ struct subcommand {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
-	bool http; /* talks HTTP: initialise libcurl (costly: TLS libraries) */
 };
 
 static const struct subcommand subcommands[] = {
-	{"run", cmd_run, "run the agent: sample targets, evaluate rules, capture, upload", true},
-	{"check", cmd_check, "validate a config file and print the effective config", false},
-	{"capture", cmd_capture, "capture a bundle of one process now, without a config", true},
-	{"stacks", cmd_stacks, "print every thread's stack of a process", false},
-	{"report", cmd_report, "print a human summary of a bundle", false},
-	{"status", cmd_status, "ask a running agent what it sees", true},
-	{"version", cmd_version, "print the version and compiled-in features", false},
+	{"run", cmd_run, "run the agent: sample targets, evaluate rules, capture, upload"},
+	{"check", cmd_check, "validate a config file and print the effective config"},
+	{"capture", cmd_capture, "capture a bundle of one process now, without a config"},
+	{"stacks", cmd_stacks, "print every thread's stack of a process"},
+	{"report", cmd_report, "print a human summary of a bundle"},
+	{"status", cmd_status, "ask a running agent what it sees"},
+	{"version", cmd_version, "print the version and compiled-in features"},
 };
 
 int cmd_version(int argc, char **argv)
@@ -67,14 +66,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
 		if (strcmp(argv[1], subcommands[i].name) != 0)
 			continue;
-		bool http = subcommands[i].http;
-		if (http && http_global_init() < 0) {
-			fprintf(stderr, "hound: libcurl initialisation failed\n");
-			return EXIT_RUNTIME;
-		}
 		int rc = subcommands[i].fn(argc - 1, argv + 1);
-		if (http)
-			http_global_cleanup();
+		http_global_cleanup(); /* only if some client initialised libcurl */
 		return rc;
 	}
 	fprintf(stderr, "hound: unknown command '%s'\n", argv[1]);

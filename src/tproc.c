@@ -60,15 +60,16 @@ int tproc_new(const struct target_conf *t, const struct hound_config *c, const s
 	for (int m = 0; m < M_COUNT; m++) {
 		if (!(t->metric_mask & METRIC_BIT(m)))
 			continue;
-		hist_init(&p->hist[m], c->history, trend_window(t, (enum metric_id)m), c->interval_ms);
+		p->hist[m] = xcalloc(1, sizeof(*p->hist[m]));
+		hist_init(p->hist[m], c->history, trend_window(t, (enum metric_id)m), c->interval_ms);
 		p->hist_mask |= METRIC_BIT(m);
 	}
 	p->nrules = t->nrules;
 	p->rs = xcalloc(t->nrules ? t->nrules : 1, sizeof(*p->rs));
 	p->verdicts = xcalloc(t->nrules ? t->nrules : 1, sizeof(*p->verdicts));
 	p->first_seen_mono_ms = util_mono_ms();
-	snprintf(p->baseline_dir, sizeof(p->baseline_dir), "%s/baselines/%s/%d-%llu", c->output,
-		 t->name, (int)p->pid, (unsigned long long)p->start_ticks);
+	p->baseline_dir = xasprintf("%s/baselines/%s/%d-%llu", c->output, t->name, (int)p->pid,
+				    (unsigned long long)p->start_ticks);
 	*out = p;
 	return 0;
 }
@@ -83,13 +84,16 @@ void tproc_free(struct tproc *p)
 	flightrec_free(p->flight);
 	for (int m = 0; m < M_COUNT; m++)
 		if (p->hist_mask & METRIC_BIT(m))
-			hist_fini(&p->hist[m]);
+			hist_fini(p->hist[m]);
+	for (int m = 0; m < M_COUNT; m++)
+		free(p->hist[m]);
 	free(p->rs);
 	free(p->verdicts);
 	free(p->comm);
 	free(p->cmdline);
 	free(p->exe);
 	free(p->cgroup);
+	free(p->baseline_dir);
 	free(p);
 }
 
@@ -120,8 +124,8 @@ int tproc_sample(struct tproc *p, const struct target_conf *t, host_sampler *hos
 		if (!(p->hist_mask & METRIC_BIT(m)))
 			continue;
 		if (s.valid & METRIC_BIT(m))
-			hist_push(&p->hist[m], mono_ms, wall_ms, s.v[m]);
-		if (hist_count(&p->hist[m]) < p->hist[m].cap)
+			hist_push(p->hist[m], mono_ms, wall_ms, s.v[m]);
+		if (hist_count(p->hist[m]) < p->hist[m]->cap)
 			warm = false;
 	}
 	p->warm = warm;
@@ -139,7 +143,7 @@ void tproc_eval(struct tproc *p, const struct target_conf *t, int64_t mono_ms)
 			memset(v, 0, sizeof(*v));
 			continue;
 		}
-		rules_eval(r, &p->rs[i], &p->hist[r->metric], mono_ms, limit, v);
+		rules_eval(r, &p->rs[i], p->hist[r->metric], mono_ms, limit, v);
 	}
 }
 

@@ -27,7 +27,7 @@ struct tproc {
 	go_sampler *go;
 	struct flightrec *flight;    /* always-on low-rate CPU ring, or NULL */
 	char go_error[256];          /* last Go endpoint error, "" when fine */
-	struct metric_hist hist[M_COUNT];
+	struct metric_hist *hist[M_COUNT]; /* allocated for the metrics the rules use */
 	uint64_t hist_mask;          /* metrics with an initialised history */
 	struct rule_state *rs;       /* one per rule of the target */
 	struct rule_verdict *verdicts;
@@ -38,7 +38,7 @@ struct tproc {
 	bool seen;                   /* found by the latest discovery scan */
 	bool capturing;              /* a capture job for it is queued or running */
 	bool warm;                   /* every metric has `history` samples */
-	char baseline_dir[PATH_MAX]; /* OUTPUT/baselines/TARGET/PID-START */
+	char *baseline_dir;          /* OUTPUT/baselines/TARGET/PID-START (owned) */
 	int64_t baseline_mono_ms;    /* 0: none taken yet */
 };
 
