@@ -348,16 +348,6 @@ static bool dedup_hit(agent *a, const char *key, int64_t cooldown, int64_t mono)
 	return false;
 }
 
-static struct label *dup_labels(const struct label *l, size_t n)
-{
-	struct label *c = n ? xcalloc(n, sizeof(*c)) : NULL;
-	for (size_t i = 0; i < n; i++) {
-		c[i].key = xstrdup(l[i].key);
-		c[i].value = xstrdup(l[i].value ? l[i].value : "");
-	}
-	return c;
-}
-
 static const struct capture_list *default_capture(const struct target_conf *t, struct capture_list *tmp,
 						  struct capture_item *items)
 {
@@ -420,9 +410,9 @@ int agent_request_capture(agent *a, const struct agent_capture_req *req, struct 
 		struct capture_job *job = make_job(a, ts, p, items);
 		job->trig.kind = req->kind;
 		capture_job_set_trigger_text(job, NULL, NULL, req->reason);
-		job->trig.alert_labels = dup_labels(req->alert_labels, req->nalert_labels);
+		job->trig.alert_labels = capture_labels_copy(req->alert_labels, req->nalert_labels);
 		job->trig.nalert_labels = req->nalert_labels;
-		job->trig.alert_annotations = dup_labels(req->alert_annotations, req->nalert_annotations);
+		job->trig.alert_annotations = capture_labels_copy(req->alert_annotations, req->nalert_annotations);
 		job->trig.nalert_annotations = req->nalert_annotations;
 		char id[256];
 		if (submit(a, ts, p, job, mono, id) < 0) {

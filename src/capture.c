@@ -96,7 +96,7 @@ static void free_labels(const struct label *cl, size_t n)
 	free(l);
 }
 
-static struct label *copy_labels(const struct label *l, size_t n)
+struct label *capture_labels_copy(const struct label *l, size_t n)
 {
 	struct label *c = n ? xcalloc(n, sizeof(*c)) : NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -109,7 +109,7 @@ static struct label *copy_labels(const struct label *l, size_t n)
 void capture_job_set_labels(struct capture_job *job, const struct label *l, size_t n)
 {
 	free_labels(job->labels, job->nlabels);
-	job->labels = copy_labels(l, n);
+	job->labels = capture_labels_copy(l, n);
 	job->nlabels = n;
 }
 
@@ -142,18 +142,6 @@ void capture_list_copy(struct capture_list *dst, const struct capture_list *src)
 		for (size_t a = 0; a < argc; a++)
 			dst->items[i].argv[a] = xstrdup(src->items[i].argv[a]);
 	}
-}
-
-void capture_list_fini(struct capture_list *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		for (char **a = l->items[i].argv; a && *a; a++)
-			free(*a);
-		free(l->items[i].argv);
-	}
-	free(l->items);
-	l->items = NULL;
-	l->n = 0;
 }
 
 void capture_job_free(struct capture_job *job)

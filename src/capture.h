@@ -64,7 +64,8 @@ struct capture_job *capture_job_new(const char *target, const char *parent_dir);
 void capture_job_free(struct capture_job *job);
 /* Deep copies into the job (the job owns the copies). */
 void capture_list_copy(struct capture_list *dst, const struct capture_list *src);
-void capture_list_fini(struct capture_list *l);
+/* A deep copy of n labels (NULL when n is 0); the caller frees keys, values and array. */
+struct label *capture_labels_copy(const struct label *l, size_t n);
 void capture_job_set_labels(struct capture_job *job, const struct label *l, size_t n);
 void capture_job_set_trigger_text(struct capture_job *job, const char *rule,
 				  const char *condition, const char *reason);

@@ -441,7 +441,7 @@ void config_free(struct hound_config *c)
 		cfg_free_labels(c->alerts[i].match, c->alerts[i].nmatch);
 		free(c->alerts[i].target);
 		free(c->alerts[i].target_label);
-		cfg_free_capture_list(&c->alerts[i].capture);
+		capture_list_fini(&c->alerts[i].capture);
 	}
 	free(c->alerts);
 	free(c);

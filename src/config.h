@@ -154,6 +154,8 @@ int config_load_buffer(const char *name, const char *buf, size_t len,
 		       struct hound_config **out, struct config_errors *errs);
 void config_free(struct hound_config *c);
 void config_errors_fini(struct config_errors *errs);
+/* Frees what a capture list owns (argv strings, items) and empties it. */
+void capture_list_fini(struct capture_list *l);
 /* Prints the effective configuration (defaults filled in, secrets redacted) as YAML. */
 void config_print(const struct hound_config *c, FILE *out);
 /* The default path: $HOUND_CONFIG or SYSCONFDIR/hound/hound.yaml. */

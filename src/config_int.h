@@ -104,6 +104,5 @@ void cfg_rule(struct cfg *x, yaml_node_t *n, struct target_conf *t, struct rule_
 /* Reads a capture list; go says whether Go-only kinds apply (-1: unknown target). */
 void cfg_capture_list(struct cfg *x, const char *key, yaml_node_t *n, int go,
 		      struct capture_list *out);
-void cfg_free_capture_list(struct capture_list *l);
 
 #endif

@@ -37,7 +37,7 @@ bool cfg_name_ok(const char *s)
 
 /* ---- capture lists ------------------------------------------------------------------- */
 
-void cfg_free_capture_list(struct capture_list *l)
+void capture_list_fini(struct capture_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
 		for (char **a = l->items[i].argv; a && *a; a++)

@@ -39,7 +39,7 @@ void cfg_free_target(struct target_conf *t)
 	free(t->go_metrics);
 	for (size_t i = 0; i < t->nrules; i++) {
 		free(t->rules[i].name);
-		cfg_free_capture_list(&t->rules[i].capture);
+		capture_list_fini(&t->rules[i].capture);
 	}
 	free(t->rules);
 }

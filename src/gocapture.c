@@ -19,18 +19,6 @@
 #include "log.h"
 #include "util.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 int go_fetch_to_file(const char *go_url, const char *path, const char *dest, uint64_t max,
 		     int64_t timeout_ms, int keep_partial, char *err, size_t errlen)
@@ -45,13 +33,13 @@ int go_fetch_to_file(const char *go_url, const char *path, const char *dest, uin
 
 	memset(&resp, 0, sizeof(resp));
 	if (fd < 0) {
-		rc = fail(err, errlen, -errno, "open %s: %s", dest, strerror(errno));
+		rc = util_err(err, errlen, -errno, "open %s: %s", dest, strerror(errno));
 		free(url);
 		return rc;
 	}
 	rc = http_client_new(&c);
 	if (rc < 0) {
-		fail(err, errlen, rc, "GET %s: cannot create an HTTP handle: %s", url, strerror(-rc));
+		util_err(err, errlen, rc, "GET %s: cannot create an HTTP handle: %s", url, strerror(-rc));
 		goto out;
 	}
 	struct http_request req = {
@@ -65,18 +53,18 @@ int go_fetch_to_file(const char *go_url, const char *path, const char *dest, uin
 	};
 	rc = http_request_do(c, &req, &resp);
 	if (rc < 0) {
-		fail(err, errlen, rc, "%s", resp.err[0] ? resp.err : strerror(-rc));
+		util_err(err, errlen, rc, "%s", resp.err[0] ? resp.err : strerror(-rc));
 	} else if (resp.status != 200) {
-		rc = fail(err, errlen, resp.status == 404 ? -ENOENT : -EPROTO, "GET %s: HTTP %ld",
+		rc = util_err(err, errlen, resp.status == 404 ? -ENOENT : -EPROTO, "GET %s: HTTP %ld",
 			  url, resp.status);
 	} else if (fsync(fd) < 0) {
-		rc = fail(err, errlen, -errno, "fsync %s: %s", dest, strerror(errno));
+		rc = util_err(err, errlen, -errno, "fsync %s: %s", dest, strerror(errno));
 	}
 out:
 	http_response_fini(&resp);
 	http_client_free(c);
 	if (close(fd) < 0 && rc == 0)
-		rc = fail(err, errlen, -errno, "close %s: %s", dest, strerror(errno));
+		rc = util_err(err, errlen, -errno, "close %s: %s", dest, strerror(errno));
 	if (rc < 0 && !(rc == -EFBIG && keep_partial))
 		unlink(dest);
 	free(url);
@@ -88,28 +76,28 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
 	char buf[65536];
 	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
 	if (in < 0)
-		return fail(err, errlen, -errno, "open %s: %s", src, strerror(errno));
+		return util_err(err, errlen, -errno, "open %s: %s", src, strerror(errno));
 	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out < 0) {
-		rc = fail(err, errlen, -errno, "open %s: %s", dst, strerror(errno));
+		rc = util_err(err, errlen, -errno, "open %s: %s", dst, strerror(errno));
 		goto done;
 	}
 	for (;;) {
 		ssize_t got = util_read_full(in, buf, sizeof(buf));
 		if (got < 0) {
-			rc = fail(err, errlen, -errno, "read %s: %s", src, strerror(errno));
+			rc = util_err(err, errlen, -errno, "read %s: %s", src, strerror(errno));
 			break;
 		}
 		if (got == 0)
 			break;
 		rc = util_write_full(out, buf, (size_t)got);
 		if (rc < 0) {
-			fail(err, errlen, rc, "write %s: %s", dst, strerror(-rc));
+			util_err(err, errlen, rc, "write %s: %s", dst, strerror(-rc));
 			break;
 		}
 	}
 	if (close(out) < 0 && rc == 0)
-		rc = fail(err, errlen, -errno, "close %s: %s", dst, strerror(errno));
+		rc = util_err(err, errlen, -errno, "close %s: %s", dst, strerror(errno));
 	if (rc < 0)
 		unlink(dst);
 done:
@@ -134,7 +122,7 @@ static int fetch_into(struct capture_ctx *ctx, const char *kind, const char *pat
 		return rc;
 	rc = bundle_add_file(ctx->bundle, name, kind, format);
 	if (rc < 0)
-		return fail(err, errlen, rc, "register %s: %s", name, strerror(-rc));
+		return util_err(err, errlen, rc, "register %s: %s", name, strerror(-rc));
 	return 0;
 }
 
@@ -156,7 +144,7 @@ static int capture_goroutines(struct capture_ctx *ctx, const char *kind, char *e
 	int rc2 = fetch_into(ctx, kind, "/debug/pprof/goroutine?debug=2", "goroutines.txt", "text",
 			     GO_DUMP_MAX_BYTES, 60000, 1, err2, sizeof(err2));
 	if (rc == 0 && rc2 < 0) {
-		fail(err, errlen, rc2, "%s", err2);
+		util_err(err, errlen, rc2, "%s", err2);
 		return rc2;
 	}
 	return rc;
@@ -205,7 +193,7 @@ int go_capture(struct capture_ctx *ctx, const struct capture_item *item, char *e
 	int64_t ms;
 
 	if (!ctx->go_url)
-		return fail(err, errlen, -EINVAL, "%s needs go.url", capture_kind_name(item->kind));
+		return util_err(err, errlen, -EINVAL, "%s needs go.url", capture_kind_name(item->kind));
 	switch (item->kind) {
 	case K_HEAP:
 		return capture_heap(ctx, err, errlen);
@@ -239,7 +227,7 @@ int go_capture(struct capture_ctx *ctx, const struct capture_item *item, char *e
 	case K_COUNT:
 		break;
 	}
-	return fail(err, errlen, -EINVAL, "capture kind %s is not a Go capture",
+	return util_err(err, errlen, -EINVAL, "capture kind %s is not a Go capture",
 		    capture_kind_name(item->kind));
 }
 

@@ -13,18 +13,6 @@
 #include "http_client.h"
 #include "util.h"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 /* ---- the sampler ---- */
 
@@ -133,11 +121,11 @@ static int get(go_sampler *g, const char *url, uint64_t max, int64_t timeout_ms,
 		rc = 0;
 	if (rc < 0) {
 		g->errors++;
-		return fail(err, errlen, rc, "%s", resp->err[0] ? resp->err : strerror(-rc));
+		return util_err(err, errlen, rc, "%s", resp->err[0] ? resp->err : strerror(-rc));
 	}
 	if (resp->status != 200 && !(rc == 0 && sink == on_first_line && resp->status == 0)) {
 		g->errors++;
-		return fail(err, errlen, resp->status == 404 ? -ENOENT : -EPROTO, "GET %s: HTTP %ld",
+		return util_err(err, errlen, resp->status == 404 ? -ENOENT : -EPROTO, "GET %s: HTTP %ld",
 			    url, resp->status);
 	}
 	/* A client without streaming support buffers the body: feed it now. */
@@ -165,7 +153,7 @@ static int sample_vars(go_sampler *g, uint64_t need, int64_t timeout_ms, int64_t
 		rc = gometrics_parse_vars(resp.body, resp.body_len, &g->ms, perr, sizeof(perr));
 		if (rc < 0) {
 			g->errors++;
-			fail(err, errlen, rc, "GET %s: %s", g->vars_url, perr);
+			util_err(err, errlen, rc, "GET %s: %s", g->vars_url, perr);
 		}
 	}
 	http_response_fini(&resp);
@@ -230,7 +218,7 @@ static int sample_goroutine_profile(go_sampler *g, int64_t timeout_ms, struct pr
 	unsigned long long total;
 	if (sscanf(fl.buf, "goroutine profile: total %llu", &total) != 1) {
 		g->errors++;
-		return fail(err, errlen, -EPROTO, "GET %s: no \"goroutine profile: total N\" header",
+		return util_err(err, errlen, -EPROTO, "GET %s: no \"goroutine profile: total N\" header",
 			    g->goroutine_url);
 	}
 	g->goroutines = (double)total;
@@ -275,6 +263,6 @@ int go_sampler_sample(go_sampler *g, uint64_t need_mask, int64_t interval_ms,
 			first = rc;
 	}
 	if (first == 0 && (need_mask & METRIC_BIT(M_SERIES)) && !g->metrics_url)
-		first = fail(err, errlen, -EINVAL, "metric series needs go.metrics");
+		first = util_err(err, errlen, -EINVAL, "metric series needs go.metrics");
 	return first;
 }

@@ -205,18 +205,6 @@ static int parse_memstats(struct js *s, struct go_memstats *m)
 	return js_eat(s, '}') ? 0 : -EINVAL;
 }
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 int gometrics_parse_vars(const char *buf, size_t len, struct go_memstats *out, char *err,
 			 size_t errlen)
@@ -228,11 +216,11 @@ int gometrics_parse_vars(const char *buf, size_t len, struct go_memstats *out, c
 
 	memset(out, 0, sizeof(*out));
 	if (!js_eat(&s, '{'))
-		return fail(err, errlen, -EINVAL, "not a JSON object");
+		return util_err(err, errlen, -EINVAL, "not a JSON object");
 	if (!js_eat(&s, '}')) {
 		do {
 			if (js_string(&s, &k, &kl) < 0 || !js_eat(&s, ':'))
-				return fail(err, errlen, -EINVAL, "malformed JSON near byte %zu",
+				return util_err(err, errlen, -EINVAL, "malformed JSON near byte %zu",
 					    (size_t)(s.p - buf));
 			int rc;
 			if (key_is(k, kl, "memstats") && !found) {
@@ -242,15 +230,15 @@ int gometrics_parse_vars(const char *buf, size_t len, struct go_memstats *out, c
 				rc = js_skip(&s, 1);
 			}
 			if (rc < 0)
-				return fail(err, errlen, -EINVAL, "malformed JSON near byte %zu",
+				return util_err(err, errlen, -EINVAL, "malformed JSON near byte %zu",
 					    (size_t)(s.p - buf));
 		} while (js_eat(&s, ','));
 		if (!js_eat(&s, '}'))
-			return fail(err, errlen, -EINVAL, "malformed JSON near byte %zu",
+			return util_err(err, errlen, -EINVAL, "malformed JSON near byte %zu",
 				    (size_t)(s.p - buf));
 	}
 	if (!found)
-		return fail(err, errlen, -EINVAL, "no \"memstats\" in /debug/vars (expvar not imported?)");
+		return util_err(err, errlen, -EINVAL, "no \"memstats\" in /debug/vars (expvar not imported?)");
 	return 0;
 }
 

@@ -587,18 +587,6 @@ static int gunzip(const uint8_t *in, size_t len, size_t max, uint8_t **out, size
 	return 0;
 }
 
-static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int set_err(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-	va_list ap;
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
 
 int pprof_decode(const void *data, size_t len, size_t max_raw, struct pprof_profile **out,
 		 char *err, size_t errlen)
@@ -614,17 +602,17 @@ int pprof_decode(const void *data, size_t len, size_t max_raw, struct pprof_prof
 	if (len >= 2 && in[0] == 0x1f && in[1] == 0x8b) {
 		rc = gunzip(in, len, max_raw, &raw, &rawlen);
 		if (rc == -EFBIG)
-			return set_err(err, errlen, rc, "profile over %zu bytes uncompressed", max_raw);
+			return util_err(err, errlen, rc, "profile over %zu bytes uncompressed", max_raw);
 		if (rc < 0)
-			return set_err(err, errlen, -EINVAL, "profile: corrupt or truncated gzip data");
+			return util_err(err, errlen, -EINVAL, "profile: corrupt or truncated gzip data");
 		in = raw;
 	} else if (len > max_raw) {
-		return set_err(err, errlen, -EFBIG, "profile over %zu bytes", max_raw);
+		return util_err(err, errlen, -EFBIG, "profile over %zu bytes", max_raw);
 	}
 	rc = decode_raw(in, rawlen, out);
 	free(raw);
 	if (rc < 0)
-		return set_err(err, errlen, rc, "profile: malformed profile.proto data");
+		return util_err(err, errlen, rc, "profile: malformed profile.proto data");
 	return 0;
 }
 
@@ -636,7 +624,7 @@ int pprof_decode_file(const char *path, size_t max_raw, struct pprof_profile **o
 	*out = NULL;
 	int rc = util_read_file(path, &buf, &len, max_raw ? max_raw : PPROF_MAX_RAW);
 	if (rc < 0)
-		return set_err(err, errlen, rc, "read %s: %s", path, strerror(-rc));
+		return util_err(err, errlen, rc, "read %s: %s", path, strerror(-rc));
 	rc = pprof_decode(buf, len, max_raw, out, err, errlen);
 	if (rc < 0 && err && errlen) {
 		char tmp[256];

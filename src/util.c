@@ -317,6 +317,17 @@ size_t util_edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
+int util_err(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+	if (err && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
 bool util_snprintf(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;

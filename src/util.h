@@ -46,6 +46,11 @@ int util_write_full(int fd, const void *buf, size_t n);
 bool util_str_has_prefix(const char *s, const char *prefix);
 /* Levenshtein distance, for "did you mean" hints. */
 size_t util_edit_distance(const char *a, const char *b);
+/*
+ * Formats a message into err (when err and errlen are set) and returns rc:
+ * `return util_err(err, errlen, -EIO, "GET %s: %s", url, why);`
+ */
+int util_err(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* snprintf that always terminates and reports truncation as false. */
 bool util_snprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
