@@ -9,11 +9,13 @@ top=$(pwd)
 echo "==> checking build dependencies"
 bash tests/install-deps.sh build
 
-echo "==> building hound"
+echo "==> building hound (in .build/quickstart)"
 [ -x configure ] || autoreconf -fi >/dev/null
-[ -f Makefile ] || ./configure -q
-make -j"$(nproc)" hound >/dev/null
-./hound --version
+build=$top/.build/quickstart
+mkdir -p "$build"
+(cd "$build" && { [ -f Makefile ] || "$top/configure" -q; } && make -j"$(nproc)" hound >/dev/null)
+hound=$build/hound
+"$hound" --version
 
 demo=$top/demo
 rm -rf "$demo" && mkdir -p "$demo"
@@ -44,10 +46,10 @@ targets:
         capture: [heap, stacks]
 YAML
 echo "==> hound check"
-./hound check -c "$demo/hound.yaml" >/dev/null && echo "config OK: $demo/hound.yaml"
+"$hound" check -c "$demo/hound.yaml" >/dev/null && echo "config OK: $demo/hound.yaml"
 
 echo "==> hound run (logs in demo/hound.log)"
-./hound run -c "$demo/hound.yaml" 2>"$demo/hound.log" &
+"$hound" run -c "$demo/hound.yaml" 2>"$demo/hound.log" &
 agent=$!
 bundle=
 for _ in $(seq 1 120); do
@@ -66,7 +68,7 @@ if [ -z "$bundle" ]; then
 fi
 echo
 echo "==> hound report $bundle"
-./hound report "$bundle"
+"$hound" report "$bundle"
 echo
 echo "The bundle is a plain directory: ls $bundle"
 echo "Next: tests/run.sh runs the whole test suite; docs/ explains configuration and bundles."
