@@ -14,6 +14,7 @@
 #include "heapnative.h"
 #include "log.h"
 #include "perf.h"
+#include "procs.h"
 #include "stacks.h"
 #include "util.h"
 
@@ -170,29 +171,9 @@ void capture_job_free(struct capture_job *job)
 	free(job);
 }
 
-/* Reads a small /proc/PID file; NUL bytes become spaces, trailing newlines go. */
-static char *read_proc_text(pid_t pid, const char *name)
-{
-	char path[64], *buf = NULL;
-	size_t len = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	if (util_read_file(path, &buf, &len, 64 * 1024) < 0)
-		return NULL;
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\0'))
-		buf[--len] = '\0';
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\0' || buf[i] == '\n')
-			buf[i] = ' ';
-	return buf;
-}
-
 int capture_job_read_process(struct capture_job *job, pid_t pid)
 {
-	char path[64], exe[PATH_MAX], *stat;
-	ssize_t n;
-
-	stat = read_proc_text(pid, "stat");
+	char *stat = procs_read_text(pid, "stat");
 	if (!stat)
 		return -ESRCH;
 	job->proc.pid = pid;
@@ -212,17 +193,13 @@ int capture_job_read_process(struct capture_job *job, pid_t pid)
 	}
 	free(stat);
 	replace(&job->proc.comm, NULL);
-	job->proc.comm = read_proc_text(pid, "comm");
+	job->proc.comm = procs_read_text(pid, "comm");
 	free((char *)job->proc.cmdline);
-	job->proc.cmdline = read_proc_text(pid, "cmdline");
+	job->proc.cmdline = procs_read_text(pid, "cmdline");
 	free((char *)job->proc.cgroup);
-	job->proc.cgroup = read_proc_text(pid, "cgroup");
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	n = readlink(path, exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		replace(&job->proc.exe, exe);
-	}
+	job->proc.cgroup = procs_read_text(pid, "cgroup");
+	free((char *)job->proc.exe);
+	job->proc.exe = procs_read_exe(pid);
 	return 0;
 }
 

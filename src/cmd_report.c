@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "heapdiff.h"
+#include "metric.h"
 #include "util.h"
 
 static void report_usage(FILE *out)
@@ -74,8 +75,16 @@ int cmd_report(int argc, char **argv)
 		printf("history  ");
 		size_t i;
 		json_t *pt;
-		json_array_foreach(hist, i, pt)
-			printf("%s%g", i ? " " : "", json_number_value(json_object_get(pt, "value")));
+		int mid = metric_by_name(str(trig, "metric"));
+		json_array_foreach(hist, i, pt) {
+			double v = json_number_value(json_object_get(pt, "value"));
+			char b[32];
+			if (mid >= 0)
+				metric_format((enum metric_id)mid, v, b, sizeof(b));
+			else
+				snprintf(b, sizeof(b), "%g", v);
+			printf("%s%s", i ? " " : "", b);
+		}
 		printf("  (%s)\n", str(trig, "metric"));
 	}
 

@@ -232,3 +232,26 @@ bool procs_selector_match(const struct selector_conf *sel, const struct proc_ide
 	}
 	return any;
 }
+
+char *procs_read_text(pid_t pid, const char *name)
+{
+	char path[64], *buf = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	if (util_read_file(path, &buf, &len, 64 * 1024) < 0)
+		return NULL;
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\0'))
+		buf[--len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0' || buf[i] == '\n')
+			buf[i] = ' ';
+	return buf;
+}
+
+char *procs_read_exe(pid_t pid)
+{
+	char buf[PATH_MAX];
+	const char *e = read_exe(pid, buf, sizeof(buf));
+	return e ? xstrdup(e) : NULL;
+}

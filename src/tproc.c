@@ -49,8 +49,9 @@ int tproc_new(const struct target_conf *t, const struct hound_config *c, const s
 	p->start_ticks = id->start_ticks;
 	p->start_wall_ms = proc_handle_start_wall_ms(p->ph);
 	p->comm = dup_or_null(id->comm);
-	p->cmdline = dup_or_null(id->cmdline);
-	p->exe = dup_or_null(id->exe);
+	/* The scan reads cmdline and exe only when a selector needs them; manifests always do. */
+	p->cmdline = id->cmdline ? xstrdup(id->cmdline) : procs_read_text(id->pid, "cmdline");
+	p->exe = id->exe ? xstrdup(id->exe) : procs_read_exe(id->pid);
 	p->cgroup = dup_or_null(proc_handle_cgroup(p->ph));
 	if (t->go_url && go_sampler_new(t->go_url, t->go_metrics, &p->go) < 0)
 		p->go = NULL;

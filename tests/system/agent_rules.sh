@@ -67,7 +67,8 @@ need = ["id", "target", "rule", "reason", "trigger", "process", "host", "labels"
 missing = [k for k in need if k not in j]
 assert not missing, missing
 for k in ["pid", "start_time", "comm", "cmdline", "exe", "cgroup"]:
-    assert k in j["process"], k
+    assert j["process"].get(k), k
+assert "misbehave" in j["process"]["cmdline"] and j["process"]["exe"].endswith("/misbehave")
 for k in ["value", "avg", "threshold"]:
     assert isinstance(j["trigger"][k], (int, float)), k
 assert j["labels"].get("suite") == "agent_rules"
