@@ -2,21 +2,86 @@
 #include "http_client.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 /* A buffered response (resp_fd < 0) is capped here when the caller gives no max_body. */
 #define HTTP_DEFAULT_BUF_CAP (64u << 20)
 #define HTTP_DEFAULT_CONNECT_MS 5000
 #define HTTP_DEFAULT_TIMEOUT_MS 30000
+
+/*
+ * libcurl is loaded with dlopen on first use rather than linked: its TLS,
+ * LDAP and SSH dependencies make up most of the agent's start-up time and
+ * several MiB of its RSS, which `hound stacks`, `hound capture` of a native
+ * process and an agent without Go targets or uploads never need.
+ */
+#define LIBCURL_SONAME "libcurl.so.4"
+
+static struct {
+	CURLcode (*global_init)(long flags);
+	void (*global_cleanup)(void);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *h);
+	void (*easy_reset)(CURL *h);
+	CURLcode (*easy_setopt)(CURL *h, CURLoption opt, ...);
+	CURLcode (*easy_perform)(CURL *h);
+	CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+	const char *(*easy_strerror)(CURLcode rc);
+	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+	void (*slist_free_all)(struct curl_slist *l);
+} cu;
+
+static void *lib;
+static char load_error[256];
+
+/* Resolves every entry of cu; 0 or -ENOENT with load_error set. */
+static int load_libcurl(void)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} syms[] = {
+		{"curl_global_init", offsetof(__typeof__(cu), global_init)},
+		{"curl_global_cleanup", offsetof(__typeof__(cu), global_cleanup)},
+		{"curl_easy_init", offsetof(__typeof__(cu), easy_init)},
+		{"curl_easy_cleanup", offsetof(__typeof__(cu), easy_cleanup)},
+		{"curl_easy_reset", offsetof(__typeof__(cu), easy_reset)},
+		{"curl_easy_setopt", offsetof(__typeof__(cu), easy_setopt)},
+		{"curl_easy_perform", offsetof(__typeof__(cu), easy_perform)},
+		{"curl_easy_getinfo", offsetof(__typeof__(cu), easy_getinfo)},
+		{"curl_easy_strerror", offsetof(__typeof__(cu), easy_strerror)},
+		{"curl_slist_append", offsetof(__typeof__(cu), slist_append)},
+		{"curl_slist_free_all", offsetof(__typeof__(cu), slist_free_all)},
+	};
+
+	lib = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		snprintf(load_error, sizeof(load_error), "dlopen(%s): %s", LIBCURL_SONAME, dlerror());
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+		void *fn = dlsym(lib, syms[i].name);
+		if (!fn) {
+			snprintf(load_error, sizeof(load_error), "dlsym(%s, %s): %s", LIBCURL_SONAME,
+				 syms[i].name, dlerror());
+			return -ENOENT;
+		}
+		memcpy((char *)&cu + syms[i].off, &fn, sizeof(fn));
+	}
+	return 0;
+}
 
 struct http_client {
 	CURL *h;
@@ -48,7 +113,12 @@ static bool global_done;
 
 static void global_init_once(void)
 {
-	global_rc = curl_global_init(CURL_GLOBAL_ALL);
+	if (load_libcurl() < 0) {
+		log_error("cannot load libcurl: HTTP (Go endpoints, uploads, status) is unavailable",
+			  "error=%s", load_error);
+		return; /* global_rc stays CURLE_FAILED_INIT */
+	}
+	global_rc = cu.global_init(CURL_GLOBAL_ALL);
 	global_done = global_rc == CURLE_OK;
 }
 
@@ -61,7 +131,7 @@ int http_global_init(void)
 void http_global_cleanup(void)
 {
 	if (global_done)
-		curl_global_cleanup();
+		cu.global_cleanup();
 }
 
 int http_client_new(http_client **out)
@@ -71,7 +141,7 @@ int http_client_new(http_client **out)
 		return -EIO;
 	}
 	http_client *c = xcalloc(1, sizeof(*c));
-	c->h = curl_easy_init();
+	c->h = cu.easy_init();
 	if (!c->h) {
 		free(c);
 		*out = NULL;
@@ -85,7 +155,7 @@ void http_client_free(http_client *c)
 {
 	if (!c)
 		return;
-	curl_easy_cleanup(c->h);
+	cu.easy_cleanup(c->h);
 	free(c);
 }
 
@@ -218,7 +288,7 @@ static int map_error(CURL *h, CURLcode rc, const struct xfer *x)
 		return -ECANCELED;
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
-		curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+		cu.easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
 		if (oserr == EHOSTUNREACH || oserr == ENETUNREACH)
 			return -EHOSTUNREACH;
 		if (oserr == ETIMEDOUT)
@@ -259,36 +329,36 @@ static void set_method(CURL *h, const struct http_request *r, struct xfer *x)
 	const char *m = r->method ? r->method : "GET";
 	bool has_body = r->body_fd >= 0 || r->body_buf;
 	if (strcmp(m, "HEAD") == 0) {
-		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+		cu.easy_setopt(h, CURLOPT_NOBODY, 1L);
 		return;
 	}
 	if (!has_body) {
 		if (strcmp(m, "GET") == 0) {
-			curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+			cu.easy_setopt(h, CURLOPT_HTTPGET, 1L);
 		} else if (strcmp(m, "POST") == 0) {
-			curl_easy_setopt(h, CURLOPT_POST, 1L);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
+			cu.easy_setopt(h, CURLOPT_POST, 1L);
+			cu.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+			cu.easy_setopt(h, CURLOPT_POSTFIELDS, "");
 		} else if (strcmp(m, "PUT") == 0) {
-			curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-			curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)0);
-			curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-			curl_easy_setopt(h, CURLOPT_READDATA, x);
+			cu.easy_setopt(h, CURLOPT_UPLOAD, 1L);
+			cu.easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)0);
+			cu.easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+			cu.easy_setopt(h, CURLOPT_READDATA, x);
 		} else {
-			curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+			cu.easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
 		}
 		return;
 	}
 	/* UPLOAD gives a PUT with a known Content-Length and a streamed body;
 	 * CUSTOMREQUEST renames it for POST and friends. */
-	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body_len(r));
-	curl_easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
-	curl_easy_setopt(h, CURLOPT_READDATA, x);
-	curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
-	curl_easy_setopt(h, CURLOPT_SEEKDATA, x);
+	cu.easy_setopt(h, CURLOPT_UPLOAD, 1L);
+	cu.easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)body_len(r));
+	cu.easy_setopt(h, CURLOPT_READFUNCTION, read_cb);
+	cu.easy_setopt(h, CURLOPT_READDATA, x);
+	cu.easy_setopt(h, CURLOPT_SEEKFUNCTION, seek_cb);
+	cu.easy_setopt(h, CURLOPT_SEEKDATA, x);
 	if (strcmp(m, "PUT") != 0)
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
+		cu.easy_setopt(h, CURLOPT_CUSTOMREQUEST, m);
 }
 
 int http_request_do(http_client *c, const struct http_request *req, struct http_response *resp)
@@ -305,57 +375,57 @@ int http_request_do(http_client *c, const struct http_request *req, struct http_
 		x.limit = HTTP_DEFAULT_BUF_CAP;
 
 	/* reset keeps the connection cache, so keep-alive survives across requests */
-	curl_easy_reset(h);
+	cu.easy_reset(h);
 	c->errbuf[0] = '\0';
-	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_URL, req->url);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+	cu.easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	cu.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	cu.easy_setopt(h, CURLOPT_URL, req->url);
+	cu.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	cu.easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms
 							    : HTTP_DEFAULT_CONNECT_MS));
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS,
+	cu.easy_setopt(h, CURLOPT_TIMEOUT_MS,
 			 (long)(req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS));
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+	cu.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+	cu.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (req->ca_file)
-		curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "hound");
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &x);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, &x);
+		cu.easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
+	cu.easy_setopt(h, CURLOPT_USERAGENT, "hound");
+	cu.easy_setopt(h, CURLOPT_WRITEFUNCTION, write_cb);
+	cu.easy_setopt(h, CURLOPT_WRITEDATA, &x);
+	cu.easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
+	cu.easy_setopt(h, CURLOPT_HEADERDATA, &x);
 	if (x.limit)
-		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x.limit);
+		cu.easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x.limit);
 	if (req->cancel) {
-		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
-		curl_easy_setopt(h, CURLOPT_XFERINFODATA, &x);
-		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		cu.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+		cu.easy_setopt(h, CURLOPT_XFERINFODATA, &x);
+		cu.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	}
 	set_method(h, req, &x);
 
 	for (const char *const *p = req->headers; p && *p; p++)
-		hdrs = curl_slist_append(hdrs, *p);
+		hdrs = cu.slist_append(hdrs, *p);
 	/*
 	 * No "Expect: 100-continue" round trip for plain requests. Signed ones
 	 * keep it: curl 7.88 would list the emptied header in SignedHeaders
 	 * without sending it, and the store would refuse the signature.
 	 */
 	if ((req->body_fd >= 0 || req->body_buf) && !req->aws_sigv4)
-		hdrs = curl_slist_append(hdrs, "Expect:");
+		hdrs = cu.slist_append(hdrs, "Expect:");
 	if (hdrs)
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+		cu.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
 	if (req->aws_sigv4) {
-		curl_easy_setopt(h, CURLOPT_AWS_SIGV4, req->aws_sigv4);
+		cu.easy_setopt(h, CURLOPT_AWS_SIGV4, req->aws_sigv4);
 		if (req->aws_userpwd)
-			curl_easy_setopt(h, CURLOPT_USERPWD, req->aws_userpwd);
+			cu.easy_setopt(h, CURLOPT_USERPWD, req->aws_userpwd);
 	}
 
-	CURLcode rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	CURLcode rc = cu.easy_perform(h);
+	cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (rc != CURLE_OK) {
 		ret = map_error(h, rc, &x);
-		const char *what = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+		const char *what = c->errbuf[0] ? c->errbuf : cu.easy_strerror(rc);
 		if (ret == -EFBIG)
 			util_snprintf(resp->err, sizeof(resp->err), "%s %s: response over %llu bytes",
 				      m, req->url, (unsigned long long)x.limit);
@@ -381,7 +451,7 @@ int http_request_do(http_client *c, const struct http_request *req, struct http_
 		resp->etag = x.etag;
 	}
 	/* The handle must not keep pointers into this call's stack or headers. */
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs);
+	cu.easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	cu.slist_free_all(hdrs);
 	return ret;
 }
