@@ -19,6 +19,13 @@
 #include "log.h"
 #include "util.h"
 
+/*
+ * Go publishes the in-use heap profile as of the last completed GC, which in
+ * a small or quiet heap can be long before now. gc=1 makes the target run one
+ * GC first, so the baseline and the capture both describe the heap as it is,
+ * and their difference is the growth between them, not a GC-timing artefact.
+ */
+#define GO_HEAP_PATH "/debug/pprof/heap?gc=1"
 
 int go_fetch_to_file(const char *go_url, const char *path, const char *dest, uint64_t max,
 		     int64_t timeout_ms, int keep_partial, char *err, size_t errlen)
@@ -154,7 +161,7 @@ static int capture_heap(struct capture_ctx *ctx, char *err, size_t errlen)
 {
 	char now[PATH_MAX], base[PATH_MAX], diff[PATH_MAX], src[PATH_MAX];
 	const char *dir = bundle_dir(ctx->bundle);
-	int rc = fetch_into(ctx, "heap", "/debug/pprof/heap", "heap.pb.gz", "pprof",
+	int rc = fetch_into(ctx, "heap", GO_HEAP_PATH, "heap.pb.gz", "pprof",
 			    GO_PROFILE_MAX_BYTES, 30000, 0, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -242,7 +249,7 @@ int go_heap_baseline(const char *go_url, const char *dir)
 	}
 	snprintf(tmp, sizeof(tmp), "%s/heap.base.pb.gz.tmp", dir);
 	snprintf(dst, sizeof(dst), "%s/heap.base.pb.gz", dir);
-	rc = go_fetch_to_file(go_url, "/debug/pprof/heap", tmp, GO_PROFILE_MAX_BYTES, 30000, 0, err,
+	rc = go_fetch_to_file(go_url, GO_HEAP_PATH, tmp, GO_PROFILE_MAX_BYTES, 30000, 0, err,
 			      sizeof(err));
 	/* Keep the old baseline unless the new one is a real profile. */
 	if (rc == 0)
