@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bundle_read.h"
 #include "spool.h"
 #include "util.h"
 
@@ -232,38 +233,109 @@ static const char *upload_state(const char *dir, bool upload_enabled)
 	}
 }
 
+/* One line of GET /v1/captures, from the agent's memory or from the spool. */
+struct capture_row {
+	char id[256];
+	char target[128];
+	char *dir;                    /* owned */
+	pid_t pid;
+	char trigger[16];
+	char finished_at[40];
+	bool ok;
+	int nerrors;
+};
+
+static int cmp_row_newest_first(const void *x, const void *y)
+{
+	const struct capture_row *a = x, *b = y;
+	int c = strcmp(b->id, a->id); /* IDs start with the UTC time */
+	return c ? c : strcmp(b->target, a->target);
+}
+
+static bool have_row(const struct capture_row *rows, size_t n, const char *target, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(rows[i].id, id) && !strcmp(rows[i].target, target))
+			return true;
+	return false;
+}
+
+/*
+ * Bundles in the spool that this run did not write (an earlier run's, still
+ * queued or kept): newest first, at most `room` of them, each summarised from
+ * its manifest.
+ */
+static size_t add_spool_rows(const char *output, struct capture_row *rows, size_t n, size_t room)
+{
+	struct spool_entry *e = NULL;
+	size_t ne = 0, added = 0, known = n;
+	if (spool_list(output, &e, &ne) < 0)
+		return n;
+	for (size_t k = ne; k-- > 0 && added < room;) {
+		struct bundle_summary sum;
+		if (have_row(rows, known, e[k].target, e[k].id) || bundle_summary_read(e[k].dir, &sum) < 0)
+			continue;
+		struct capture_row *r = &rows[n++];
+		added++;
+		snprintf(r->id, sizeof(r->id), "%s", e[k].id);
+		snprintf(r->target, sizeof(r->target), "%s", e[k].target);
+		r->dir = xstrdup(e[k].dir);
+		r->pid = sum.pid;
+		snprintf(r->trigger, sizeof(r->trigger), "%s", sum.trigger);
+		snprintf(r->finished_at, sizeof(r->finished_at), "%s", sum.finished_at);
+		r->ok = true;
+		r->nerrors = sum.nerrors;
+	}
+	spool_list_free(e, ne);
+	return n;
+}
+
 void agent_write_captures_json(agent *a, struct json_writer *w)
 {
-	struct recent_bundle *copy = xcalloc(RECENT_MAX, sizeof(*copy));
+	struct capture_row *rows = xcalloc(2 * RECENT_MAX, sizeof(*rows));
 	size_t n = 0;
-	char ts[40];
 
-	/* Newest first; the spool is read after the lock is released. */
+	/* Copies only under the lock; the spool is read after it is released. */
 	pthread_mutex_lock(&a->lock);
 	bool upload = a->cfg->upload.enabled;
-	for (size_t k = 0; k < a->nrecent; k++)
-		copy[n++] = a->recent[(a->recent_head + RECENT_MAX - 1 - k) % RECENT_MAX];
+	char *output = xstrdup(a->cfg->output);
+	for (size_t k = 0; k < a->nrecent; k++) {
+		const struct recent_bundle *b = &a->recent[(a->recent_head + RECENT_MAX - 1 - k) % RECENT_MAX];
+		struct capture_row *r = &rows[n++];
+		snprintf(r->id, sizeof(r->id), "%s", b->id);
+		snprintf(r->target, sizeof(r->target), "%s", b->target);
+		r->dir = xstrdup(b->dir);
+		r->pid = b->pid;
+		snprintf(r->trigger, sizeof(r->trigger), "%s", trigger_name(b->trigger));
+		util_fmt_time(b->finished_wall_ms, r->finished_at, sizeof(r->finished_at));
+		r->ok = b->rc == 0;
+		r->nerrors = b->nerrors;
+	}
 	pthread_mutex_unlock(&a->lock);
 
+	n = add_spool_rows(output, rows, n, RECENT_MAX);
+	qsort(rows, n, sizeof(*rows), cmp_row_newest_first);
 	json_obj_begin(w);
 	json_key(w, "captures");
 	json_arr_begin(w);
-	for (size_t i = 0; i < n; i++) {
-		const struct recent_bundle *r = &copy[i];
+	for (size_t i = 0; i < n && i < RECENT_MAX; i++) {
+		const struct capture_row *r = &rows[i];
 		json_obj_begin(w);
 		json_kv_str(w, "id", r->id);
 		json_kv_str(w, "target", r->target);
 		json_kv_int(w, "pid", r->pid);
-		json_kv_str(w, "trigger", trigger_name(r->trigger));
-		util_fmt_time(r->finished_wall_ms, ts, sizeof(ts));
-		json_kv_str(w, "finished_at", ts);
-		json_kv_bool(w, "ok", r->rc == 0);
+		json_kv_str(w, "trigger", r->trigger);
+		json_kv_str(w, "finished_at", r->finished_at);
+		json_kv_bool(w, "ok", r->ok);
 		json_kv_int(w, "errors", r->nerrors);
-		json_kv_str(w, "dir", r->rc == 0 ? r->dir : NULL);
-		json_kv_str(w, "upload", r->rc == 0 ? upload_state(r->dir, upload) : "none");
+		json_kv_str(w, "dir", r->ok ? r->dir : NULL);
+		json_kv_str(w, "upload", r->ok ? upload_state(r->dir, upload) : "none");
 		json_obj_end(w);
 	}
 	json_arr_end(w);
 	json_obj_end(w);
-	free(copy);
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].dir);
+	free(rows);
+	free(output);
 }

@@ -160,6 +160,13 @@ sed -e "s|listen: .*|listen: $API\n  token_file: $T/token|" "$T/open.yaml" >"$T/
 start_hound auth "$T/auth.yaml" --log-level=debug || fail "hound with a token answers"
 expect 200 "GET /healthz needs no token" GET /healthz
 expect 200 "GET /v1/targets needs no token" GET /v1/targets
+# The same spool: the bundles of the previous run are listed after a restart.
+expect 200 "GET /v1/captures after a restart" GET /v1/captures
+check "captures after a restart lists the earlier run's bundles from the spool" \
+	test "$(body_json "[c['id'] for c in j['captures'] if c['id'] in ('$ID1', '$ID3')] == sorted(['$ID1', '$ID3'], reverse=True)")" = True
+check "and reads pid, trigger and upload state from their manifests" \
+	test "$(body_json "[(c['pid'], c['trigger'], c['ok'], c['upload'], c['dir']) for c in j['captures'] if c['id'] == '$ID3']")" = "[($SLEEPER, 'api', True, 'local', '$OUT/bundles/sleepers/$ID3')]"
+check "captures are listed newest first" test "$(body_json '[c["id"] for c in j["captures"]] == sorted((c["id"] for c in j["captures"]), reverse=True)')" = True
 expect 401 "POST without a token" POST /v1/captures -d '{"target":"sleepers"}'
 check "401 asks for a bearer token" grep -qi '^WWW-Authenticate: Bearer' "$T/headers"
 expect 403 "POST with a wrong token" POST /v1/captures -H "Authorization: Bearer nope" -d '{"target":"sleepers"}'
