@@ -158,9 +158,11 @@ int cmd_capture(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	printf("%s\n", job->final_dir);
+	/* Some evidence is success (the errors are in the manifest); none at all is a failure. */
+	bool none = job->nerrors > 0 && (size_t)job->nerrors >= job->items.n;
 	if (job->nerrors)
-		fprintf(stderr, "hound capture: %d capture kind(s) failed; see errors in %s/manifest.json\n",
-			job->nerrors, job->final_dir);
+		fprintf(stderr, "hound capture: %s%d capture kind(s) failed; see errors in %s/manifest.json\n",
+			none ? "nothing captured: " : "", job->nerrors, job->final_dir);
 	capture_job_free(job);
-	return EXIT_OK;
+	return none ? EXIT_RUNTIME : EXIT_OK;
 }

@@ -44,6 +44,22 @@ check "Go-only kind without --go-url is a usage error" [ $? -eq 2 ]
 "$HOUND" capture -p "$tpid" -k bogus -o "$T/caps" 2>"$T/err"
 check "unknown kind is a usage error" [ $? -eq 2 ]
 check "unknown kind is named" grep -q "bogus" "$T/err"
+# Unprivileged (another user, no capabilities): stacks are refused, heap cannot
+# read smaps. The bundle is still written and its manifest says why; with no
+# evidence at all the exit status is 1, with some it is 0.
+if command -v setpriv >/dev/null; then
+	chmod o+x "$T" && mkdir -p "$T/unpriv" && chmod 777 "$T/unpriv"
+	asnobody() { setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$@"; }
+	dir=$(asnobody "$HOUND" capture -p "$tpid" -k stacks,heap -o "$T/unpriv" 2>"$T/err")
+	check "unprivileged capture where every kind fails exits 1" [ $? -eq 1 ]
+	check "and still writes the bundle with both errors" \
+		test "$(json_get "$dir/manifest.json" 'sorted(j["errors"])')" = "['heap', 'stacks']"
+	check "and says nothing was captured" grep -q "nothing captured: 2 capture kind(s) failed" "$T/err"
+	check "the stacks error names the syscall, pid and capability" \
+		grep -q "ptrace(PTRACE_SEIZE, $tpid): Operation not permitted.*CAP_SYS_PTRACE" "$dir/manifest.json"
+else
+	skip "setpriv (util-linux) is missing"
+fi
 kill "$tpid"; wait "$tpid" 2>/dev/null
 "$HOUND" capture -p "$tpid" -k heap -o "$T/caps" 2>"$T/err"
 check "capture of a gone process exits 1" [ $? -eq 1 ]
