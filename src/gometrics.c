@@ -21,6 +21,8 @@ struct go_sampler {
 	char *vars_url, *goroutine_url, *metrics_url;
 	bool have_prev;
 	uint64_t prev_num_gc;
+	uint64_t start_ns;     /* the process's start, Unix ns; 0 when unknown */
+	struct gc_cpu_window gc_cpu;
 	bool have_goroutines;
 	double goroutines;
 	int64_t goroutines_ms; /* mono time of the last goroutine profile fetch */
@@ -52,6 +54,11 @@ int go_sampler_new(const char *go_url, const char *metrics_url, go_sampler **out
 	g->metrics_url = metrics_url ? xstrdup(metrics_url) : NULL;
 	*out = g;
 	return 0;
+}
+
+void go_sampler_set_start(go_sampler *g, int64_t start_wall_ms)
+{
+	g->start_ns = start_wall_ms > 0 ? (uint64_t)start_wall_ms * 1000000u : 0;
 }
 
 void go_sampler_free(go_sampler *g)
@@ -166,11 +173,12 @@ static int sample_vars(go_sampler *g, uint64_t need, int64_t timeout_ms, int64_t
 		set(out, M_HEAP_ALLOC, (double)m->heap_alloc);
 	if (m->have & GO_MS_HEAP_RELEASED)
 		set(out, M_HEAP_RELEASED, (double)m->heap_released);
-	/* GCCPUFraction: share of CPU in GC since the program started (runtime's own figure). */
+	int64_t wall = out->wall_ms ? out->wall_ms : util_wall_ms();
+	/* The recent share of CPU in GC, from the runtime's cumulative GCCPUFraction. */
 	if (m->have & GO_MS_GC_CPU)
-		set(out, M_GC_CPU, m->gc_cpu_fraction * 100.0);
+		set(out, M_GC_CPU,
+		    100.0 * gometrics_gc_cpu(&g->gc_cpu, m, g->start_ns, (uint64_t)wall * 1000000u));
 	if ((m->have & GO_MS_PAUSE) && (m->have & GO_MS_NUM_GC)) {
-		int64_t wall = out->wall_ms ? out->wall_ms : util_wall_ms();
 		uint64_t since = (uint64_t)(wall - interval_ms) * 1000000u;
 		set(out, M_GC_PAUSE, gometrics_gc_pause(m, g->have_prev, g->prev_num_gc, since));
 		g->have_prev = true;

@@ -33,6 +33,13 @@ typedef struct go_sampler go_sampler;
 int go_sampler_new(const char *go_url, const char *metrics_url, go_sampler **out);
 
 /*
+ * The process's start (Unix ms, from /proc), which turns the runtime's
+ * cumulative GCCPUFraction into a recent gc_cpu. Unset, gc_cpu is the
+ * cumulative figure.
+ */
+void go_sampler_set_start(go_sampler *g, int64_t start_wall_ms);
+
+/*
  * Fetches what need_mask requires (only GO_METRICS_MASK bits matter) and sets
  * those values and valid bits in out; every other field of out is left as it
  * was. Each request times out after half the interval (200 ms .. 5 s), so a

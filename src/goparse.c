@@ -262,6 +262,32 @@ double gometrics_gc_pause(const struct go_memstats *m, bool have_prev, uint64_t 
 	return (double)longest / 1e9;
 }
 
+double gometrics_gc_cpu(struct gc_cpu_window *w, const struct go_memstats *m, uint64_t start_ns,
+			uint64_t now_ns)
+{
+	double f = m->gc_cpu_fraction;
+	if (!(m->have & GO_MS_GC_CPU) || m->num_gc == 0 || m->last_gc <= start_ns || start_ns == 0)
+		return f;
+	double work = f * (double)(m->last_gc - start_ns);
+	if (!w->have_prev || m->last_gc != w->prev_at_ns) {
+		if (w->have_prev) {
+			w->ref_work_ns = w->prev_work_ns;
+			w->ref_at_ns = w->prev_at_ns;
+			w->have_ref = true;
+		}
+		w->prev_work_ns = work;
+		w->prev_at_ns = m->last_gc;
+		w->have_prev = true;
+	}
+	/* Before a second GC end, the process's start (no GC work yet) is the reference. */
+	double ref_work = w->have_ref ? w->ref_work_ns : 0;
+	uint64_t ref_at = w->have_ref ? w->ref_at_ns : start_ns;
+	if (now_ns <= ref_at)
+		return f;
+	double v = (w->prev_work_ns - ref_work) / (double)(now_ns - ref_at);
+	return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
 /* ---- Prometheus text, streamed ---- */
 
 enum { PS_START, PS_COMMENT, PS_NAME, PS_LABELS, PS_LVALUE, PS_LESC, PS_AFTER_NAME, PS_VALUE,

@@ -38,6 +38,30 @@ double gometrics_gc_pause(const struct go_memstats *m, bool have_prev, uint64_t 
 			  uint64_t since_ns);
 
 /*
+ * gc_cpu over a recent window. The runtime publishes GCCPUFraction (GC CPU
+ * since it started over the CPU available since then) at the end of each GC,
+ * stamped LastGC; f * (LastGC - start) is therefore the GC CPU spent up to
+ * that GC, in units of all GOMAXPROCS (which cancel out). Between two
+ * published points that difference over the time elapsed is the recent
+ * share: a storm shows at once and fades when it ends, where the cumulative
+ * fraction would dilute it over the process's whole life and then freeze.
+ *
+ * The window runs from the GC end seen before the latest change (ref) to
+ * now, so with frequent GCs it is about one sampling interval and with rare
+ * ones it spans a cycle and decays while no GC runs. Until a second GC end
+ * is seen the process's start is the reference (so a young process's
+ * start-up collections fade too). Without a start time it is the cumulative
+ * fraction. Returns a fraction (0..1). Pure.
+ */
+struct gc_cpu_window {
+	bool have_prev, have_ref;
+	double prev_work_ns, ref_work_ns;  /* GC CPU up to the GC that ended at *_at_ns */
+	uint64_t prev_at_ns, ref_at_ns;     /* LastGC, Unix ns */
+};
+double gometrics_gc_cpu(struct gc_cpu_window *w, const struct go_memstats *m, uint64_t start_ns,
+			uint64_t now_ns);
+
+/*
  * Streaming counter of the Prometheus text exposition format: feed it the
  * body in chunks of any size; it counts sample lines (series) and picks up
  * go_goroutines, in constant memory. Comments, blank lines, label values

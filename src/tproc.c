@@ -55,6 +55,8 @@ int tproc_new(const struct target_conf *t, const struct hound_config *c, const s
 	p->cgroup = dup_or_null(proc_handle_cgroup(p->ph));
 	if (t->go_url && go_sampler_new(t->go_url, t->go_metrics, &p->go) < 0)
 		p->go = NULL;
+	if (p->go)
+		go_sampler_set_start(p->go, p->start_wall_ms);
 	if (t->flight_recorder.enabled &&
 	    flightrec_new(p->pid, t->flight_recorder.rate_hz, t->flight_recorder.keep_ms, &p->flight) < 0)
 		p->flight = NULL; /* flightrec_new logged why; captures still work */

@@ -177,10 +177,66 @@ static void test_sampler_errors(void)
 	go_sampler_free(NULL);
 }
 
+/* Sets what the runtime publishes at the end of a GC: the cumulative fraction and LastGC. */
+static void gc_end(struct go_memstats *m, double work_s, double at_s, double start_s)
+{
+	m->num_gc++;
+	m->last_gc = (uint64_t)(at_s * 1e9);
+	m->gc_cpu_fraction = work_s / (at_s - start_s);
+}
+
+static void test_gc_cpu(void)
+{
+	static struct go_memstats m;
+	struct gc_cpu_window w = {0};
+	const double start = 1000; /* s, Unix */
+	const uint64_t start_ns = (uint64_t)(start * 1e9);
+	memset(&m, 0, sizeof(m));
+	m.have = GO_MS_GC_CPU | GO_MS_NUM_GC;
+
+	is_double(gometrics_gc_cpu(&w, &m, start_ns, (uint64_t)(start + 5) * 1000000000u), 0, 0,
+		  "no GC yet: 0");
+	/* Start-up collections of a young process fade while no GC runs. */
+	struct gc_cpu_window young = {0};
+	gc_end(&m, 0.02, start + 0.1, start);
+	is_double(gometrics_gc_cpu(&young, &m, start_ns, (uint64_t)((start + 0.1) * 1e9)), 0.2, 1e-9,
+		  "young process: its start-up GCs, 20%% of its first 100 ms");
+	is_double(gometrics_gc_cpu(&young, &m, start_ns, (uint64_t)((start + 4) * 1e9)), 0.005, 1e-9,
+		  "young process, 4 s later without a GC: 0.5%%, not a frozen 20%%");
+	m.num_gc = 0;
+	/* An hour of calm: 36 s of GC CPU (1%), last GC at start + 3600 s. */
+	gc_end(&m, 36, start + 3600, start);
+	is_double(gometrics_gc_cpu(&w, &m, start_ns, (uint64_t)((start + 3601) * 1e9)), 36.0 / 3601,
+		  1e-9, "one GC end seen: its work over the time since the start");
+	/* A storm: 0.5 s of GC CPU in the next second. */
+	gc_end(&m, 36.5, start + 3601, start);
+	is_double(gometrics_gc_cpu(&w, &m, start_ns, (uint64_t)((start + 3601) * 1e9)), 0.5, 1e-9,
+		  "storm: 50%% over the last second, not the cumulative 1.01%%");
+	ok(m.gc_cpu_fraction < 0.011, "(the cumulative figure hides it: %.4f)", m.gc_cpu_fraction);
+	gc_end(&m, 37.3, start + 3602, start);
+	is_double(gometrics_gc_cpu(&w, &m, start_ns, (uint64_t)((start + 3602) * 1e9)), 0.8, 1e-9,
+		  "storm grows: 80%% over the last second");
+	/* The storm ends: no GC for 7 s; the share fades instead of freezing. */
+	is_double(gometrics_gc_cpu(&w, &m, start_ns, (uint64_t)((start + 3609) * 1e9)), 0.8 / 8, 1e-9,
+		  "no GC since: the last cycle's work spread over the time since");
+	is_double(gometrics_gc_cpu(&w, &m, start_ns, (uint64_t)((start + 3609) * 1e9)), 0.1, 1e-9,
+		  "the same sample twice: the same value");
+	/* Clamped, and safe without a start time or with a clock before it. */
+	gc_end(&m, 60, start + 3610, start);
+	is_double(gometrics_gc_cpu(&w, &m, start_ns, (uint64_t)((start + 3610) * 1e9)), 1, 0,
+		  "more than all CPUs (a skewed start): clamped to 100%%");
+	struct gc_cpu_window w2 = {0};
+	is_double(gometrics_gc_cpu(&w2, &m, 0, (uint64_t)((start + 3610) * 1e9)), m.gc_cpu_fraction,
+		  1e-12, "no start time: the cumulative fraction");
+	is_double(gometrics_gc_cpu(&w2, &m, m.last_gc + 1, (uint64_t)((start + 3610) * 1e9)),
+		  m.gc_cpu_fraction, 1e-12, "start after LastGC: the cumulative fraction");
+}
+
 int main(void)
 {
 	test_vars();
 	test_ring();
+	test_gc_cpu();
 	test_prom();
 	test_sampler_errors();
 	return done_testing();

@@ -5,9 +5,11 @@
 //	-mode cache   a map keyed by a unique request ID that only grows
 //	-mode ticker  goroutines parked forever on a stopped ticker
 //	-mode labels  a /metrics page whose label values are unbounded
+//	-mode gc      a GC storm: a pointer-rich live heap churned with a low GOGC
 //	-mode steady  bounded in every way (the control)
 //
-// The leak starts after -leak-after (or when SIGUSR1 arrives). The chosen
+// The leak starts after -leak-after (or when SIGUSR1 arrives) and ends when
+// SIGUSR2 arrives. The chosen
 // address is written to -addr-file once the server listens.
 package main
 
@@ -30,7 +32,7 @@ import (
 var leaking atomic.Bool
 
 func main() {
-	mode := flag.String("mode", "steady", "cache|ticker|labels|steady")
+	mode := flag.String("mode", "steady", "cache|ticker|labels|gc|steady")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	addrFile := flag.String("addr-file", "", "write the listen address here")
 	leakAfter := flag.Duration("leak-after", 0, "start leaking after this long (0: only on SIGUSR1)")
@@ -50,6 +52,8 @@ func main() {
 		for i := 0; i < *preload; i++ {
 			countRequest(fmt.Sprintf("/preloaded/%d", i))
 		}
+	case "gc":
+		tick = gcTick
 	case "steady":
 		tick = steadyTick
 	default:
@@ -78,9 +82,17 @@ func main() {
 
 	usr1 := make(chan os.Signal, 1)
 	signal.Notify(usr1, syscall.SIGUSR1)
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
 	go func() {
-		<-usr1
-		leaking.Store(true)
+		for {
+			select {
+			case <-usr1:
+				leaking.Store(true)
+			case <-usr2:
+				leaking.Store(false)
+			}
+		}
 	}()
 	if *leakAfter > 0 {
 		time.AfterFunc(*leakAfter, func() { leaking.Store(true) })
