@@ -13,18 +13,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ehframe.h"
 #include "symbolize.h"
 #include "util.h"
+#include "vdso.h"
 
 /* Exported by libunwind-generic but not declared in its headers (perf uses it too). */
 extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip,
 					      unw_dyn_info_t *di, unw_proc_info_t *pi,
 					      int need_unwind_info, void *arg);
-
-#define DW_EH_PE_udata4	 0x03
-#define DW_EH_PE_sdata4	 0x0b
-#define DW_EH_PE_pcrel	 0x10
-#define DW_EH_PE_datarel 0x30
 
 /* One ELF file, mapped read-only for the unwinder's lifetime. */
 struct elf_file {
@@ -34,6 +31,7 @@ struct elf_file {
 	const Elf64_Phdr *phdr;
 	size_t nphdr;
 	bool has_table;
+	bool borrowed;               /* data is not ours to unmap (the vDSO) */
 	uint64_t hdr_vaddr, table_vaddr, fde_count; /* .eh_frame_hdr, link-time addresses */
 };
 
@@ -77,72 +75,32 @@ static const struct seg *find_seg(const perf_unwinder *u, uint64_t addr)
 	return NULL;
 }
 
-/* Reads 8 bytes at link-time vaddr from the file image; false outside PT_LOAD file data. */
-static bool elf_read(const struct elf_file *e, uint64_t vaddr, size_t n, void *out)
+/* Fills the .eh_frame_hdr fields of e from its image. */
+static void elf_find_table(struct elf_file *e)
 {
-	for (size_t i = 0; i < e->nphdr; i++) {
-		const Elf64_Phdr *p = &e->phdr[i];
-		if (p->p_type != PT_LOAD || vaddr < p->p_vaddr ||
-		    vaddr + n > p->p_vaddr + p->p_filesz)
-			continue;
-		uint64_t off = vaddr - p->p_vaddr + p->p_offset;
-		if (off + n > e->size)
-			return false;
-		memcpy(out, e->data + off, n);
-		return true;
+	struct eh_table t;
+	e->has_table = ehframe_table(e->data, e->size, &t);
+	if (e->has_table) {
+		e->hdr_vaddr = t.hdr_vaddr;
+		e->table_vaddr = t.table_vaddr;
+		e->fde_count = t.fde_count;
 	}
-	return false;
 }
 
-static bool read_enc(const struct elf_file *e, uint64_t *pos, uint8_t enc, uint64_t base,
-		     uint64_t *out)
+/* The vDSO has no file: hound's own copy is the same image (not unmapped on close). */
+static struct elf_file *elf_vdso(void)
 {
-	int32_t s;
-	uint32_t us;
-
-	if ((enc & 0x0f) == DW_EH_PE_sdata4) {
-		if (!elf_read(e, *pos, 4, &s))
-			return false;
-		*out = (uint64_t)(int64_t)s;
-	} else if ((enc & 0x0f) == DW_EH_PE_udata4) {
-		if (!elf_read(e, *pos, 4, &us))
-			return false;
-		*out = us;
-	} else {
-		return false;
-	}
-	if ((enc & 0x70) == DW_EH_PE_pcrel)
-		*out += *pos;
-	else if ((enc & 0x70) == DW_EH_PE_datarel)
-		*out += base;
-	*pos += 4;
-	return true;
-}
-
-static void elf_parse_eh_frame_hdr(struct elf_file *e)
-{
-	for (size_t i = 0; i < e->nphdr; i++) {
-		const Elf64_Phdr *p = &e->phdr[i];
-		uint8_t h[4];
-		uint64_t pos, eh_frame, count;
-
-		if (p->p_type != PT_GNU_EH_FRAME)
-			continue;
-		if (!elf_read(e, p->p_vaddr, 4, h) || h[0] != 1)
-			return;
-		/* libunwind's binary search needs the datarel|sdata4 table every linker writes */
-		if (h[3] != (DW_EH_PE_datarel | DW_EH_PE_sdata4))
-			return;
-		pos = p->p_vaddr + 4;
-		if (!read_enc(e, &pos, h[1], p->p_vaddr, &eh_frame) ||
-		    !read_enc(e, &pos, h[2], p->p_vaddr, &count))
-			return;
-		e->hdr_vaddr = p->p_vaddr;
-		e->table_vaddr = pos;
-		e->fde_count = count;
-		e->has_table = count > 0;
-		return;
-	}
+	const struct vdso_image *v = vdso_self();
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)(const void *)v->data;
+	struct elf_file *e = xcalloc(1, sizeof(*e));
+	e->path = xstrdup("[vdso]");
+	e->data = v->data;
+	e->size = v->size;
+	e->borrowed = true;
+	e->phdr = (const Elf64_Phdr *)(const void *)(v->data + eh->e_phoff);
+	e->nphdr = eh->e_phnum;
+	elf_find_table(e);
+	return e;
 }
 
 static struct elf_file *elf_open(pid_t pid, const char *path)
@@ -180,7 +138,7 @@ static struct elf_file *elf_open(pid_t pid, const char *path)
 	e->size = (size_t)st.st_size;
 	e->phdr = (const Elf64_Phdr *)(const void *)((const uint8_t *)m + eh->e_phoff);
 	e->nphdr = eh->e_phnum;
-	elf_parse_eh_frame_hdr(e);
+	elf_find_table(e);
 	return e;
 }
 
@@ -188,7 +146,8 @@ static void elf_close(struct elf_file *e)
 {
 	if (!e)
 		return;
-	munmap((void *)(uintptr_t)e->data, e->size);
+	if (e->data && !e->borrowed)
+		munmap((void *)(uintptr_t)e->data, e->size);
 	free(e->path);
 	free(e);
 }
@@ -200,7 +159,7 @@ static struct elf_file *elf_get(perf_unwinder *u, const char *path)
 	for (size_t i = 0; i < u->nelves; i++)
 		if (u->elves[i] && strcmp(u->elves[i]->path, path) == 0)
 			return u->elves[i];
-	e = elf_open(u->pid, path);
+	e = strcmp(path, "[vdso]") == 0 ? elf_vdso() : elf_open(u->pid, path);
 	u->elves = xrealloc(u->elves, (u->nelves + 1) * sizeof(*u->elves));
 	u->elves[u->nelves++] = e; /* NULL remembered too: no retry per sample */
 	if (!e) {
@@ -252,7 +211,7 @@ static int load_maps(perf_unwinder *u)
 		struct seg *s;
 		uint64_t bias;
 
-		if (m->path[0] != '/')
+		if (m->path[0] != '/' && !vdso_is_same(m->path, m->start, m->limit))
 			continue;
 		e = elf_get(u, m->path);
 		if (!e || !seg_bias(e, m, &bias))
@@ -323,7 +282,7 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp
 		return 0;
 	}
 	s = find_seg(u, addr);
-	if (s && elf_read(s->elf, addr - s->bias, 8, valp))
+	if (s && ehframe_read(s->elf->data, s->elf->size, addr - s->bias, 8, valp))
 		return 0;
 	*valp = 0;
 	return -UNW_EINVAL;

@@ -19,6 +19,7 @@
 #include <gelf.h>
 
 #include "util.h"
+#include "vdso.h"
 
 #define MAX_LOADS 16
 
@@ -313,13 +314,18 @@ static void resolve_map(sym_proc *p, struct sym_map *mp)
 	int fd;
 
 	mp->resolved_ = true;
-	if (mp->path[0] != '/')
-		return;
-	fd = open_mapped(p->pid, mp, path, sizeof(path));
-	if (fd < 0)
-		return;
-	m = module_get(p->z, fd, sym_module_basename(mp), path);
-	close(fd);
+	if (vdso_is_same(mp->path, mp->start, mp->limit) && vdso_fd() >= 0) {
+		/* no file behind [vdso]: hound's own copy is the same image */
+		m = module_get(p->z, vdso_fd(), "[vdso]", "[vdso]");
+	} else {
+		if (mp->path[0] != '/')
+			return;
+		fd = open_mapped(p->pid, mp, path, sizeof(path));
+		if (fd < 0)
+			return;
+		m = module_get(p->z, fd, sym_module_basename(mp), path);
+		close(fd);
+	}
 	if (!m)
 		return;
 	m->refs++;

@@ -22,7 +22,9 @@
 
 #include <libunwind-ptrace.h>
 
+#include "ehframe.h"
 #include "util.h"
+#include "vdso.h"
 
 /* How long one thread may take to reach its ptrace-stop (a thread in D state). */
 #define STOP_DEADLINE_NS (250 * 1000 * 1000LL)
@@ -42,6 +44,7 @@ struct unwind_session {
 #define MC_PAGE	 4096
 struct memcache {
 	pid_t pid;
+	uint64_t vdso_start, vdso_end; /* the target's [vdso], 0 when none */
 	uint64_t tag[MC_SLOTS];
 	bool valid[MC_SLOTS];
 	uint8_t data[MC_SLOTS][MC_PAGE];
@@ -71,6 +74,40 @@ static int access_mem_cached(unw_addr_space_t as, unw_word_t addr, unw_word_t *v
 	return 0;
 }
 
+/* Exported by libunwind-generic but not declared in its headers (perf uses it too). */
+extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip,
+					      unw_dyn_info_t *di, unw_proc_info_t *pi,
+					      int need_unwind_info, void *arg);
+
+/*
+ * libunwind-ptrace finds unwind tables by opening the file behind a mapping,
+ * and [vdso] has none: it then guesses a frame-pointer frame and, in code
+ * built without frame pointers, walks into garbage (a hot clock_gettime
+ * showed its caller as a data symbol). For the vDSO the table comes from
+ * hound's identical copy; the bytes are still read from the target.
+ */
+static int find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+			  int need_unwind_info, void *arg)
+{
+	const struct memcache *c = tl_cache;
+	const struct vdso_image *v;
+	struct eh_table t;
+
+	if (!c || ip < c->vdso_start || ip >= c->vdso_end || !(v = vdso_self()) ||
+	    !ehframe_table(v->data, v->size, &t))
+		return _UPT_find_proc_info(as, ip, pi, need_unwind_info, arg);
+	uint64_t bias = c->vdso_start - v->load_vaddr;
+	unw_dyn_info_t di;
+	memset(&di, 0, sizeof(di));
+	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	di.start_ip = c->vdso_start;
+	di.end_ip = c->vdso_end;
+	di.u.rti.segbase = bias + t.hdr_vaddr;
+	di.u.rti.table_data = bias + t.table_vaddr;
+	di.u.rti.table_len = t.fde_count * 8 / sizeof(unw_word_t);
+	return _Ux86_64_dwarf_search_unwind_table(as, ip, &di, pi, need_unwind_info, arg);
+}
+
 /* The work handed to the ptrace thread. */
 struct pass {
 	unwind_session *s;
@@ -85,6 +122,7 @@ unwind_session *unwind_session_new(pid_t pid)
 	unw_accessors_t acc = _UPT_accessors;
 
 	acc.access_mem = access_mem_cached;
+	acc.find_proc_info = find_proc_info;
 	s->as = unw_create_addr_space(&acc, 0);
 	if (s->as)
 		unw_set_caching_policy(s->as, UNW_CACHE_GLOBAL);
@@ -368,8 +406,9 @@ static void *pass_main(void *arg)
 	n = list_tasks(res->pid, &tids);
 	if (n < 0)
 		return (void *)(intptr_t)n;
-	tl_cache = xmalloc(sizeof(*tl_cache));
+	tl_cache = xcalloc(1, sizeof(*tl_cache));
 	tl_cache->pid = res->pid;
+	vdso_find(res->pid, &tl_cache->vdso_start, &tl_cache->vdso_end);
 	run_tids(p, tids, (size_t)n);
 	/* Threads born during the pass get one more chance. */
 	m = list_tasks(res->pid, &again);

@@ -77,4 +77,30 @@ check "stacks.txt has source lines" grep -q "threads.c:[0-9]" "$dir/stacks.txt"
 check "manifest lists both files" sh -c "grep -q '\"stacks.txt\"' '$dir/manifest.json' && grep -q '\"stacks.pb.gz\"' '$dir/manifest.json'"
 check "target not stopped after the captures" not_stopped "$pid"
 stop_target "$pid"
+
+# A thread inside the vDSO (clock_gettime in a loop, -O2 without frame
+# pointers): the frame is named, and the unwinder goes on through it to
+# _start, as eu-stack and gdb do, instead of guessing a frame-pointer frame.
+cc -O2 -pthread -o "$T/spin-clock" "$TOP_SRCDIR/tests/targets/spin.c"
+bg sh -c 'exec "$0" -m clock >"$0.out"' "$T/spin-clock"
+cpid=$!
+wait_for 5 grep -q ready "$T/spin-clock.out"
+in_vdso=0 whole=0 named=0
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	"$HOUND" stacks -p "$cpid" >"$T/clock.txt" 2>/dev/null || continue
+	frames=$(awk '/^#/{print $3}' "$T/clock.txt" | tr '\n' ' ')
+	case "$frames" in
+	"__vdso_clock_gettime "*)
+		in_vdso=$((in_vdso + 1))
+		grep -q "__vdso_clock_gettime - \[vdso\]" "$T/clock.txt" && named=$((named + 1))
+		case "$frames" in
+		*"clock_gettime@@GLIBC_2.17 stamp_request compute_digest handle_request "*"main "*"_start ") whole=$((whole + 1)) ;;
+		*) diag "chain from the vDSO: $frames" ;;
+		esac ;;
+	esac
+done
+check "the clock loop was caught inside the vDSO ($in_vdso of 10)" test "$in_vdso" -gt 0
+check "every chain from the vDSO is whole, down to _start ($whole of $in_vdso)" test "$whole" -eq "$in_vdso"
+check "the vDSO frame names its module [vdso] ($named of $in_vdso)" test "$named" -eq "$in_vdso"
+kill "$cpid"
 done_testing

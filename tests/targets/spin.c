@@ -2,10 +2,12 @@
  * spin: burns CPU in one known call chain, for the CPU-profile tests and
  * bench/cpu.
  *
- *   spin [-m plain|qsort|idle] [-t N] [-s MS] [-x MS] [-d MS]
+ *   spin [-m plain|qsort|clock|idle] [-t N] [-s MS] [-x MS] [-d MS]
  *     -m plain  main -> handle_request -> compute_digest -> hot_checksum
  *     -m qsort  main -> handle_request -> compute_digest -> qsort (libc)
  *               -> compare_digest -> hot_checksum
+ *     -m clock  main -> handle_request -> compute_digest -> stamp_request
+ *               -> clock_gettime (libc) -> the vDSO
  *     -m idle   sleeps in nanosleep
  *     -t N      N more threads doing the same work, named worker-1..N (default 0)
  *     -s MS     start those threads one every MS ms instead of at once
@@ -29,7 +31,7 @@
 
 static volatile sig_atomic_t quit;
 static uint64_t requests; /* atomic */
-static int qsort_mode;
+static int qsort_mode, clock_mode;
 
 struct item {
 	uint32_t key;
@@ -55,10 +57,25 @@ NOINLINE static int compare_digest(const void *a, const void *b)
 	return hx < hy ? -1 : hx > hy;
 }
 
+/* Reads the clock many times: the time goes to the vDSO, which has no file on disk. */
+NOINLINE static uint64_t stamp_request(uint64_t salt)
+{
+	struct timespec ts;
+	uint64_t h = salt;
+	for (int i = 0; i < 2000; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		h += (uint64_t)ts.tv_nsec;
+	}
+	NO_TAIL();
+	return h;
+}
+
 NOINLINE static uint64_t compute_digest(struct item *items, size_t n, uint64_t salt)
 {
 	uint64_t h;
-	if (qsort_mode) {
+	if (clock_mode) {
+		h = stamp_request(salt);
+	} else if (qsort_mode) {
 		qsort(items, n, sizeof(*items), compare_digest);
 		h = items[0].key ^ salt;
 	} else {
@@ -160,13 +177,14 @@ int main(int argc, char **argv)
 		default:
 			fprintf(
 			    stderr,
-			    "usage: spin [-m plain|qsort|idle] [-t N] [-s MS] [-x MS] [-d MS]\n");
+			    "usage: spin [-m plain|qsort|clock|idle] [-t N] [-s MS] [-x MS] [-d MS]\n");
 			return 2;
 		}
 	}
 	if (nthreads > 256)
 		nthreads = 256;
 	qsort_mode = strcmp(mode, "qsort") == 0;
+	clock_mode = strcmp(mode, "clock") == 0;
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	if (exit_ms > 0)
