@@ -13,12 +13,13 @@
 
 #include "http_client.h"
 #include "log.h"
+#include "mpstate.h"
 #include "sha256.h"
 #include "util.h"
 
 #define MIN_PART (5ull << 20)       /* S3's smallest non-final part */
 #define MAX_PARTS 10000u            /* S3's largest part count */
-#define PART_ATTEMPTS 4             /* tries per part before the upload is aborted */
+#define PART_ATTEMPTS 4             /* tries per part before this attempt gives up */
 #define MAX_XML_RESPONSE (1u << 20) /* S3 answers are small XML documents */
 
 struct s3_client {
@@ -349,81 +350,157 @@ static void abort_multipart(s3_client *s, const char *key, const char *qid)
 	free(q);
 }
 
-static int put_multipart(s3_client *s, const char *key, int fd, uint64_t size, const char *ctype,
-			 struct s3_error *err)
+/* CreateMultipartUpload: the new UploadId (caller frees), or NULL with err set. */
+static char *create_multipart(s3_client *s, const char *key, const char *ctype, int *rc,
+			      struct s3_error *err)
 {
-	uint64_t part = s->part_size;
-	if ((size + part - 1) / part > MAX_PARTS)
-		part = ((size / MAX_PARTS) | ((1ull << 20) - 1)) + 1; /* round up to MiB */
-	unsigned nparts = (unsigned)((size + part - 1) / part);
 	struct http_response resp;
-	int rc = s3_request(s, "POST", key, "uploads=", &(struct body){ .fd = -1, .buf = "" },
-			    ctype, &resp, err);
-	if (rc < 0)
-		return rc;
+	*rc = s3_request(s, "POST", key, "uploads=", &(struct body){ .fd = -1, .buf = "" }, ctype,
+			 &resp, err);
+	if (*rc < 0)
+		return NULL;
 	char *id = xml_text(resp.body, "UploadId");
 	http_response_fini(&resp);
 	if (!id || !*id) {
 		snprintf(err->msg, sizeof(err->msg), "CreateMultipartUpload %s: no UploadId", key);
 		free(id);
-		return -EIO;
+		*rc = -EIO;
+		return NULL;
 	}
-	char *qid = encode_query_value(id);
+	return id;
+}
 
-	char **etags = xcalloc(nparts, sizeof(char *));
-	for (unsigned i = 0; i < nparts && rc == 0; i++) {
-		uint64_t off = (uint64_t)i * part, len = size - off < part ? size - off : part;
-		char *q = xasprintf("partNumber=%u&uploadId=%s", i + 1, qid);
-		for (int attempt = 1;; attempt++) {
-			struct body b = { .fd = fd, .off = (off_t)off, .len = len };
-			rc = s3_request(s, "PUT", key, q, &b, NULL, &resp, err);
-			if (rc == 0) {
-				etags[i] = resp.etag ? xstrdup(resp.etag) : NULL;
-				http_response_fini(&resp);
-				if (!etags[i]) {
-					snprintf(err->msg, sizeof(err->msg),
-						 "UploadPart %s part %u: no ETag", key, i + 1);
-					rc = -EIO;
-				}
-				break;
-			}
-			bool gone = strcmp(err->code, "NoSuchUpload") == 0;
-			if (rc == -EACCES || gone || attempt >= PART_ATTEMPTS || cancelled(s))
-				break;
-			log_warn("upload part failed, retrying", "key=%s part=%u attempt=%d err=%s",
-				 key, i + 1, attempt, err->msg);
-			sleep_ms(250LL << attempt);
-		}
-		free(q);
-	}
-	if (rc == 0) {
-		size_t cap = 64 + (size_t)nparts * 128, n = 0;
-		char *xml = xmalloc(cap);
-		n += (size_t)snprintf(xml + n, cap - n, "<CompleteMultipartUpload>");
-		for (unsigned i = 0; i < nparts; i++)
-			n += (size_t)snprintf(xml + n, cap - n,
-					      "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>",
-					      i + 1, etags[i]);
-		n += (size_t)snprintf(xml + n, cap - n, "</CompleteMultipartUpload>");
-		char *q = xasprintf("uploadId=%s", qid);
-		struct body b = { .fd = -1, .buf = xml, .len = n };
-		rc = s3_request(s, "POST", key, q, &b, "application/xml", &resp, err);
-		if (rc == 0)
+/* UploadPart with its own retries; the ETag (caller frees) or NULL with *rc and err set. */
+static char *upload_part(s3_client *s, const char *key, const char *qid, unsigned partno, int fd,
+			 uint64_t off, uint64_t len, int *rc, struct s3_error *err)
+{
+	struct http_response resp;
+	char *etag = NULL, *q = xasprintf("partNumber=%u&uploadId=%s", partno, qid);
+	for (int attempt = 1;; attempt++) {
+		struct body b = { .fd = fd, .off = (off_t)off, .len = len };
+		*rc = s3_request(s, "PUT", key, q, &b, NULL, &resp, err);
+		if (*rc == 0) {
+			etag = resp.etag ? xstrdup(resp.etag) : NULL;
 			http_response_fini(&resp);
-		free(q);
-		free(xml);
+			if (!etag) {
+				snprintf(err->msg, sizeof(err->msg), "UploadPart %s part %u: no ETag", key,
+					 partno);
+				*rc = -EIO;
+			}
+			break;
+		}
+		bool gone = strcmp(err->code, "NoSuchUpload") == 0;
+		if (*rc == -EACCES || gone || attempt >= PART_ATTEMPTS || cancelled(s))
+			break;
+		log_warn("upload part failed, retrying", "key=%s part=%u attempt=%d err=%s", key, partno,
+			 attempt, err->msg);
+		sleep_ms(250LL << attempt);
 	}
-	if (rc < 0 && strcmp(err->code, "NoSuchUpload") != 0)
-		abort_multipart(s, key, qid);
-	for (unsigned i = 0; i < nparts; i++)
-		free(etags[i]);
-	free(etags);
-	free(qid);
-	free(id);
+	free(q);
+	return etag;
+}
+
+static int complete_multipart(s3_client *s, const char *key, const char *qid,
+			      const struct mp_state *st, struct s3_error *err)
+{
+	struct http_response resp;
+	size_t cap = 64 + (size_t)st->nparts * 160, n = 0;
+	char *xml = xmalloc(cap);
+	n += (size_t)snprintf(xml + n, cap - n, "<CompleteMultipartUpload>");
+	for (unsigned i = 0; i < st->nparts && n < cap; i++)
+		n += (size_t)snprintf(xml + n, cap - n,
+				      "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>", i + 1,
+				      st->etags[i]);
+	n += (size_t)snprintf(xml + n, n < cap ? cap - n : 0, "</CompleteMultipartUpload>");
+	char *q = xasprintf("uploadId=%s", qid);
+	struct body b = { .fd = -1, .buf = xml, .len = n < cap ? n : cap - 1 };
+	int rc = n < cap ? s3_request(s, "POST", key, q, &b, "application/xml", &resp, err) : -EIO;
+	if (rc == 0)
+		http_response_fini(&resp);
+	free(q);
+	free(xml);
 	return rc;
 }
 
-int s3_put_file(s3_client *s, const char *key, const char *path, struct s3_error *err)
+/*
+ * The state of an earlier attempt at this same file (same size, mtime and
+ * cut), or false. A state for another version of the file is dropped and its
+ * upload aborted.
+ */
+static bool resume_state(s3_client *s, const char *key, const char *resume, const struct mp_state *want,
+			 struct mp_state *st)
+{
+	if (!resume || mpstate_load(resume, st) < 0)
+		return false;
+	if (st->size == want->size && st->part_size == want->part_size &&
+	    st->mtime_ns == want->mtime_ns && st->nparts == want->nparts)
+		return true;
+	char *qid = encode_query_value(st->upload_id);
+	log_info("file changed since its multipart upload began; starting over", "key=%s", key);
+	abort_multipart(s, key, qid);
+	free(qid);
+	unlink(resume);
+	mpstate_fini(st);
+	return false;
+}
+
+static int put_multipart(s3_client *s, const char *key, int fd, uint64_t size, int64_t mtime_ns,
+			 const char *ctype, const char *resume, struct s3_error *err)
+{
+	uint64_t part = s->part_size;
+	if ((size + part - 1) / part > MAX_PARTS)
+		part = ((size / MAX_PARTS) | ((1ull << 20) - 1)) + 1; /* round up to MiB */
+	struct mp_state st, want = { .size = size, .part_size = part, .mtime_ns = mtime_ns,
+				     .nparts = (unsigned)((size + part - 1) / part) };
+	int rc = 0;
+	bool resumed = resume_state(s, key, resume, &want, &st);
+	if (resumed) {
+		unsigned done = 0;
+		for (unsigned i = 0; i < st.nparts; i++)
+			done += st.etags[i] != NULL;
+		log_info("resuming multipart upload", "key=%s parts_stored=%u parts=%u", key, done,
+			 st.nparts);
+	} else {
+		st = want;
+		st.upload_id = create_multipart(s, key, ctype, &rc, err);
+		if (!st.upload_id)
+			return rc;
+		st.etags = xcalloc(st.nparts, sizeof(char *));
+		if (resume && (rc = mpstate_begin(resume, &st)) < 0) {
+			log_warn("cannot record multipart state; an interruption restarts this file",
+				 "key=%s state=%s err=%s", key, resume, strerror(-rc));
+			resume = NULL;
+		}
+		rc = 0;
+	}
+	char *qid = encode_query_value(st.upload_id);
+	for (unsigned i = 0; i < st.nparts && rc == 0; i++) {
+		if (st.etags[i])
+			continue;
+		uint64_t off = (uint64_t)i * part, len = size - off < part ? size - off : part;
+		st.etags[i] = upload_part(s, key, qid, i + 1, fd, off, len, &rc, err);
+		if (st.etags[i] && resume && mpstate_add_part(resume, i + 1, st.etags[i]) < 0)
+			log_warn("cannot record an uploaded part", "key=%s part=%u", key, i + 1);
+	}
+	if (rc == 0)
+		rc = complete_multipart(s, key, qid, &st, err);
+	bool gone = rc < 0 && strcmp(err->code, "NoSuchUpload") == 0;
+	if (rc == 0 || gone) {
+		if (resume)
+			unlink(resume);
+	} else if (!resume) {
+		abort_multipart(s, key, qid);
+	} /* else: the stored parts wait in the store for the next attempt */
+	free(qid);
+	mpstate_fini(&st);
+	/* The store forgot a resumed upload (expired, aborted): start this file over once. */
+	if (gone && resumed)
+		return put_multipart(s, key, fd, size, mtime_ns, ctype, resume, err);
+	return rc;
+}
+
+int s3_put_file(s3_client *s, const char *key, const char *path, const char *resume,
+		struct s3_error *err)
 {
 	struct s3_error local;
 	if (!err)
@@ -445,7 +522,8 @@ int s3_put_file(s3_client *s, const char *key, const char *path, struct s3_error
 	const char *base = strrchr(path, '/');
 	const char *ctype = s3_content_type(base ? base + 1 : path);
 	uint64_t size = (uint64_t)st.st_size;
-	int rc = size > s->threshold ? put_multipart(s, key, fd, size, ctype, err)
+	int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	int rc = size > s->threshold ? put_multipart(s, key, fd, size, mtime_ns, ctype, resume, err)
 				     : put_single(s, key, fd, size, ctype, err);
 	close(fd);
 	return rc;

@@ -33,15 +33,19 @@ void s3_client_set_cancel(s3_client *s, const int *cancel);
  * Uploads the file at path to the object key (prefix NOT added here; the key
  * is used as given). Files up to conf->multipart_threshold go in one PUT,
  * larger ones as a multipart upload with conf->part_size parts, each part
- * retried on its own; a multipart upload that gives up is aborted. The file
- * streams from disk. Returns 0, or:
+ * retried on its own. With resume (a state file path, may be NULL) the
+ * upload's id and stored parts are recorded there: a later call for the same
+ * file (after a failure or a restart) sends only the missing parts, and the
+ * file is removed once the object is complete. Without it, a multipart upload
+ * that gives up is aborted. The file streams from disk. Returns 0, or:
  *   -EACCES  the store refused the credentials or signature (401/403)
  *   -EIO     the store answered with another error (5xx, 4xx)
  *   -ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH, -EPROTO: transport errors
  *   -ENOENT / -errno: the local file could not be read
  * err (may be NULL) says what happened.
  */
-int s3_put_file(s3_client *s, const char *key, const char *path, struct s3_error *err);
+int s3_put_file(s3_client *s, const char *key, const char *path, const char *resume,
+		struct s3_error *err);
 
 /* The URL of key (percent-encoded, path-style or virtual-hosted). Caller frees. */
 char *s3_object_url(const s3_client *s, const char *key, const char *query);

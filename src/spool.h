@@ -15,6 +15,8 @@
  * what is missing.
  */
 #define SPOOL_STATE_FILE ".upload"
+/* OUTPUT/bundles/TARGET/ID/.multipart.NAME: an unfinished multipart upload of NAME (mpstate.h). */
+#define SPOOL_MULTIPART_PREFIX ".multipart."
 
 enum spool_bundle_state { SPOOL_PENDING = 0, SPOOL_PARTIAL = 1, SPOOL_UPLOADED = 2 };
 

@@ -152,7 +152,9 @@ static enum outcome upload_bundle(uploader *u, const struct spool_entry *e)
 		char *key = xasprintf("%s%s/%s/%s", u->prefix, e->target, e->id, names[i]);
 		uint64_t size = file_size(path);
 		struct s3_error err;
-		rc = s3_put_file(u->s3, key, path, &err);
+		char resume[PATH_MAX];
+		util_snprintf(resume, sizeof(resume), "%s/" SPOOL_MULTIPART_PREFIX "%s", e->dir, names[i]);
+		rc = s3_put_file(u->s3, key, path, resume, &err);
 		if (rc == 0) {
 			bool last = strcmp(names[i], "manifest.json") == 0;
 			rc = spool_state_mark(e->dir, &st, names[i], last);

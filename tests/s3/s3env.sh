@@ -119,6 +119,17 @@ print(sum(1 for e in map(json.loads, sys.stdin) if e["path"] in want and e["stat
            e["method"] == "POST" and e["query"].startswith("uploadId="))))' "$S3_BUCKET" "$1"
 }
 
+# parts_of KEY: one line per UploadPart of KEY the store accepted: "PART UPLOADID".
+parts_of() {
+	proxy_log | $S3_PY -c '
+import json, sys, urllib.parse
+want = ("/" + sys.argv[1] + "/" + sys.argv[2], "/" + sys.argv[2])  # path-style, vhost
+for e in map(json.loads, sys.stdin):
+    if e["path"] in want and e["method"] == "PUT" and e["status"] == 200 and "partNumber" in e["query"]:
+        q = urllib.parse.parse_qs(e["query"])
+        print(q["partNumber"][0], q["uploadId"][0])' "$S3_BUCKET" "$1"
+}
+
 # alive PID: the process still runs.
 alive() { kill -0 "$1" 2>/dev/null; }
 

@@ -77,20 +77,37 @@ check "multipart object intact after the crash" s3_same "pfx/api/$M/big.bin" "$O
 check "the failure was logged" at_least "$T/multi.log" 'failed' 1
 stop_hound
 
-# 5. A part that fails every retry: the multipart upload is aborted (DELETE) and
-#    the whole file is sent again later, never half-published.
-A=20260101T000004Z-5-abort
+# 5. A part that fails every retry: the attempt gives up but keeps the upload;
+#    the next attempt sends only the missing parts to the same UploadId.
+A=20260101T000004Z-5-resume
 make_bundle "$OUT" api $A big.bin 10485761   # three parts
 proxy_ctl "fault?count=4&status=500&match=$A/big.bin.*partNumber=2" >/dev/null
-start_hound "$T/good.yaml" "$T/abort.log"
-check "after an abort the file is sent again and completes" wait_for 90 put_ok "pfx/api/$A/manifest.json"
-# (s3rver 3.7 answers AbortMultipartUpload with 405; the proxy still checked its signature)
-aborted() { proxy_log | grep -Eq "\"DELETE\", \"path\": \"/$S3_BUCKET/pfx/api/$A/big.bin\", \"query\": \"uploadId=.*\"status\": (204|405)"; }
-check "the given-up multipart upload was aborted (signed DELETE ?uploadId=)" aborted
-check "object intact after abort and retry" s3_same "pfx/api/$A/big.bin" "$OUT/bundles/api/$A/big.bin"
+start_hound "$T/good.yaml" "$T/resume.log"
+check "after a given-up part the file completes" wait_for 90 put_ok "pfx/api/$A/manifest.json"
+parts_of "pfx/api/$A/big.bin" >"$T/parts5"
+check "the retry resumed: part 1 was stored once" test "$(grep -c '^1 ' "$T/parts5")" -eq 1
+check "every part went to one UploadId" test "$(cut -d' ' -f2 "$T/parts5" | sort -u | wc -l)" -eq 1
+check "each of the three parts is stored" test "$(cut -d' ' -f1 "$T/parts5" | sort -u | tr '\n' ' ')" = "1 2 3 "
+check "the resume was logged" grep -q 'msg="resuming multipart upload".*parts_stored=1 parts=3' "$T/resume.log"
+check "object intact after the resumed upload" s3_same "pfx/api/$A/big.bin" "$OUT/bundles/api/$A/big.bin"
+check "no multipart state left once complete" bash -c "! ls '$OUT/bundles/api/$A'/.multipart.* 2>/dev/null"
 stop_hound
 
-for b in $W $D $F $M $A; do
+# 6. The file changed since its upload began (a state for another version of
+#    it): that upload is aborted and the file starts over.
+C=20260101T000005Z-6-changed
+make_bundle "$OUT" api $C big.bin 10485761
+printf 'hound-multipart 1\nupload_id stale-upload\nsize 10485761\npart_size 5242880\nmtime_ns 1\netag 1 "x"\n' \
+	>"$OUT/bundles/api/$C/.multipart.big.bin"
+start_hound "$T/good.yaml" "$T/changed.log"
+check "a file changed since its upload began is sent whole" wait_for 90 put_ok "pfx/api/$C/manifest.json"
+# (s3rver 3.7 answers AbortMultipartUpload with 405; the proxy still checked its signature)
+aborted() { proxy_log | grep -Eq "\"DELETE\", \"path\": \"/$S3_BUCKET/pfx/api/$C/big.bin\", \"query\": \"uploadId=stale-upload\".*\"status\": (204|405)"; }
+check "and the stale upload was aborted (signed DELETE ?uploadId=)" aborted
+check "object intact" s3_same "pfx/api/$C/big.bin" "$OUT/bundles/api/$C/big.bin"
+stop_hound
+
+for b in $W $D $F $M $A $C; do
 	check "bundle $b marked complete on disk" grep -qx complete "$OUT/bundles/api/$b/.upload"
 done
 done_testing

@@ -42,10 +42,11 @@ check "not all bundles were done at the kill" test "$n1" -lt 13
 
 bg "$HOUND" run -c "$T/hound.yaml" 2>"$T/run2.log"
 HPID=$!
-part_seen() { proxy_log | grep -q "$BIG/big.bin\", \"query\": \"partNumber="; }
-check "second run reaches the multipart file" wait_for 60 part_seen
+MP=$OUT/bundles/db/$BIG/.multipart.big.bin
+check "second run stores a part of the multipart file (recorded on disk)" wait_for 60 grep -q '^etag ' "$MP"
 kill -KILL $HPID
 wait $HPID 2>/dev/null
+cp "$MP" "$T/mp-at-kill"
 
 proxy_ctl reset >/dev/null
 bg "$HOUND" run -c "$T/hound.yaml" 2>"$T/run3.log"
@@ -63,6 +64,18 @@ while read -r d; do
 	if proxy_log | grep -E '"method": "(PUT|POST)"' | grep -q "/$id/"; then resent=$((resent + 1)); fi
 done <"$T/done-before"
 check "bundles completed before the first kill were not uploaded again" test "$resent" -eq 0
+
+# the multipart file resumed: parts recorded before the kill were not sent again,
+# and the rest went to the same UploadId
+stored=$(sed -n 's/^etag \([0-9]*\) .*/\1/p' "$T/mp-at-kill" | sort -n | tr '\n' ' ')
+upid=$(sed -n 's/^upload_id //p' "$T/mp-at-kill")
+parts_of "pfx/db/$BIG/big.bin" >"$T/parts-after"
+diag "parts stored before the kill: $stored; after the restart: $(cut -d' ' -f1 "$T/parts-after" | tr '\n' ' ')"
+check "multipart: parts stored before the kill were not sent again" \
+	bash -c "for p in $stored; do ! grep -q \"^\$p \" '$T/parts-after' || exit 1; done"
+check "multipart: the restarted agent went on with the same UploadId" \
+	test "$(cut -d' ' -f2 "$T/parts-after" | sort -u)" = "$upid"
+check "multipart: its state file is gone once complete" test ! -e "$MP"
 
 s3_keys >"$T/got"
 check "the bucket holds each key exactly once, nothing more" cmp -s "$T/want" "$T/got" ||
