@@ -109,21 +109,11 @@ int mpstate_load(const char *path, struct mp_state *st)
 
 int mpstate_begin(const char *path, const struct mp_state *st)
 {
-	char tmp[PATH_MAX];
-	if (!util_snprintf(tmp, sizeof(tmp), "%s.tmp", path))
-		return -ENAMETOOLONG;
-	FILE *f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, MAGIC "\nupload_id %s\nsize %" PRIu64 "\npart_size %" PRIu64 "\nmtime_ns %" PRId64 "\n",
-		st->upload_id, st->size, st->part_size, st->mtime_ns);
-	int rc = fflush(f) == 0 && fsync(fileno(f)) == 0 ? 0 : -errno;
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
+	char *text = xasprintf(MAGIC "\nupload_id %s\nsize %" PRIu64 "\npart_size %" PRIu64
+			       "\nmtime_ns %" PRId64 "\n",
+			       st->upload_id, st->size, st->part_size, st->mtime_ns);
+	int rc = util_write_file_atomic(path, text, strlen(text));
+	free(text);
 	return rc;
 }
 
