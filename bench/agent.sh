@@ -4,6 +4,8 @@
 # discovery, sampling and rule evaluation all included.
 #
 #   bench/agent.sh [BUILD_DIR] [N] [SECONDS]     (defaults: . 1000 60)
+#   NOAPI=1 bench/agent.sh ...   the same agent without `api:` (RSS only: the
+#                                 per-sample figures come from /metrics)
 #
 # Prints a Markdown table row per checkpoint; nothing is written elsewhere.
 set -euo pipefail
@@ -33,7 +35,7 @@ cat >"$tmp/hound.yaml" <<YAML
 interval: 1s
 history: 10
 output: $tmp/out
-api: {listen: "127.0.0.1:$port"}
+$([ -n "${NOAPI:-}" ] || echo "api: {listen: \"127.0.0.1:$port\"}")
 targets:
   - name: sleepers
     match: {cmdline: '^sleep 86399\.5$'}
@@ -46,7 +48,10 @@ YAML
 "$hound" run -c "$tmp/hound.yaml" 2>"$tmp/hound.log" &
 hpid=$!
 hz=$(getconf CLK_TCK)
-metric() { curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1==m {print $2}'; }
+metric() {
+	[ -n "${NOAPI:-}" ] && return 0
+	curl -s "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1==m {print $2}'
+}
 echo "| t (s) | processes | agent RSS (KiB) | agent CPU per process-sample (µs) | last loop (ms) |"
 echo "|---:|---:|---:|---:|---:|"
 start=$(date +%s)
@@ -57,9 +62,10 @@ for t in $(seq 10 10 "$secs"); do
 	cpu=$(awk '{print $14 + $15}' "/proc/$hpid/stat")
 	samples=$(metric hound_samples_total)
 	loop=$(metric hound_sample_loop_duration_seconds)
-	procs=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^hound_target_processes/{print $2}')
+	procs=$(metric 'hound_target_processes{target="sleepers"}')
 	per=$(python3 -c "print('%.1f' % (($cpu - $prev_cpu) / $hz * 1e6 / max(1, ${samples:-0} - $prev_samples)))")
-	printf '| %d | %s | %s | %s | %s |\n' "$t" "${procs:-?}" "$rss" "$per" \
-		"$(python3 -c "print('%.1f' % (float('${loop:-0}') * 1000))")"
+	loop_ms=$(python3 -c "print('%.1f' % (float('${loop:-0}') * 1000))")
+	[ -n "${NOAPI:-}" ] && per=- loop_ms=- procs=$(pgrep -fxc 'sleep 86399\.5')
+	printf '| %d | %s | %s | %s | %s |\n' "$t" "${procs:-?}" "$rss" "$per" "$loop_ms"
 	prev_cpu=$cpu prev_samples=${samples:-0}
 done

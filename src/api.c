@@ -4,7 +4,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -16,6 +15,7 @@
 #include <unistd.h>
 
 #include "api_int.h"
+#include "api_mhd.h"
 #include "log.h"
 #include "sha256.h"
 #include "util.h"
@@ -30,6 +30,9 @@
 #define POOL_THREADS   2
 #define CONN_LIMIT     256
 #define CONN_TIMEOUT_S 10
+
+/* libmicrohttpd, loaded by the first api_server_start (before any request can arrive). */
+static const struct api_mhd *mhd;
 
 static const int codes[API_CODES] = {200, 202, 400, 401, 403, 404, 405,
 				     409, 413, 429, 500, 503, 507, 0};
@@ -139,7 +142,7 @@ static int check_auth(struct api_server *s, struct MHD_Connection *c, struct api
 	const char *h;
 	if (!s->token)
 		return 0;
-	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	h = mhd->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
 		api_reply_error(r, 401, "missing bearer token (Authorization: Bearer TOKEN)");
 		return 401;
@@ -193,7 +196,7 @@ static int precheck(struct api_server *s, struct MHD_Connection *c, struct api_r
 	if (st)
 		return st;
 	const char *cl =
-	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	    mhd->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX) {
 		api_reply_error(r, 413, "body over %d bytes", API_BODY_MAX);
 		return 413;
@@ -242,24 +245,24 @@ static enum MHD_Result send_reply(struct api_server *s, struct MHD_Connection *c
 
 	if (!r->body)
 		api_reply_error(r, 500, "no answer");
-	resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+	resp = mhd->create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(r->body);
 		return MHD_NO;
 	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	mhd->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	mhd->add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (r->allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+		mhd->add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->status == 401)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		mhd->add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer realm=\"hound\"");
 	if (r->retry_after_s > 0) {
 		snprintf(ra, sizeof(ra), "%d", r->retry_after_s);
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+		mhd->add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
-	ret = MHD_queue_response(c, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
+	ret = mhd->queue_response(c, (unsigned)r->status, resp);
+	mhd->destroy_response(resp);
 	pthread_mutex_lock(&s->lock);
 	s->requests[q->h][api_code_index(r->status)]++;
 	pthread_mutex_unlock(&s->lock);
@@ -404,6 +407,12 @@ int api_server_start(agent *a, const struct api_conf *conf, struct api_server **
 	struct api_server *s = xcalloc(1, sizeof(*s));
 	int64_t now = util_mono_ms();
 
+	char lerr[300];
+	if (!mhd && !(mhd = api_mhd_load(lerr, sizeof(lerr)))) {
+		log_error("cannot start the API server", "listen=%s error=\"%s\"", conf->listen, lerr);
+		free(s);
+		return -ENOENT;
+	}
 	s->a = a;
 	s->listen = xstrdup(conf->listen);
 	s->token = conf->token ? xstrdup(conf->token) : NULL;
@@ -421,7 +430,7 @@ int api_server_start(agent *a, const struct api_conf *conf, struct api_server **
 		api_server_stop(s);
 		return rc;
 	}
-	s->daemon = MHD_start_daemon(
+	s->daemon = mhd->start_daemon(
 	    MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS, MHD_OPTION_CONNECTION_LIMIT,
@@ -445,7 +454,7 @@ void api_server_stop(struct api_server *s)
 	if (!s)
 		return;
 	if (s->daemon)
-		MHD_stop_daemon(s->daemon); /* closes the listen socket too */
+		mhd->stop_daemon(s->daemon); /* closes the listen socket too */
 	else if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	if (s->token) {

@@ -187,6 +187,20 @@ check "the token is not in the agent's logs" sh -c "! grep -qF '$TOKEN' '$T/auth
 check "the token is not in any answer" sh -c "! grep -qF '$TOKEN' '$T/all_bodies'"
 check "the token is not in hound status output" sh -c "! grep -qF '$TOKEN' '$T/status2.txt'"
 
+# ---- libmicrohttpd is loaded only for the API: a broken one is a clean error ----
+mkdir -p "$T/badlib" && : >"$T/badlib/libmicrohttpd.so.12"
+LD_LIBRARY_PATH=$T/badlib "$HOUND" run -c "$T/open.yaml" >"$T/badlib.log" 2>&1
+check "an unloadable libmicrohttpd: hound run exits 1" test $? = 1
+check "and says which library and why" grep -q 'cannot start the API server.*dlopen(libmicrohttpd.so.12)' "$T/badlib.log"
+LD_LIBRARY_PATH=$T/badlib "$HOUND" stacks -p $$ >/dev/null 2>&1
+check "commands without the API do not need it (hound stacks)" test $? = 0
+sed '/^api:/,/^  listen:/d' "$T/open.yaml" >"$T/noapi.yaml"
+LD_LIBRARY_PATH=$T/badlib "$HOUND" run -c "$T/noapi.yaml" 2>"$T/noapi.log" &
+NOAPI=$!
+check "nor does an agent configured without an API: it runs" wait_for 10 grep -q 'msg="hound started"' "$T/noapi.log"
+kill -TERM "$NOAPI"; wait "$NOAPI"
+check "and exits 0 on SIGTERM" test $? = 0
+
 # ---- a non-loopback listener without a token is refused ----
 sed -e "s|listen: .*|listen: 0.0.0.0:$PORT|" "$T/open.yaml" >"$T/open-any.yaml"
 "$HOUND" run -c "$T/open-any.yaml" >"$T/any.log" 2>&1

@@ -40,6 +40,8 @@ check "postinst gives /var/lib/hound to it" grep -q 'chown hound:hound /var/lib/
 check "postinst is valid sh" sh -n "$T/control/postinst"
 check "the package depends on adduser and the shared libraries" \
 	bash -c "dpkg-deb -f '$DEB' Depends | grep -q adduser && dpkg-deb -f '$DEB' Depends | grep -q libunwind8"
+check "and on the two libraries it loads with dlopen" \
+	bash -c "dpkg-deb -f '$DEB' Depends | grep -q 'libcurl4' && dpkg-deb -f '$DEB' Depends | grep -q libmicrohttpd12"
 # Every `enable` in postinst is guarded by was-enabled: an admin's choice is kept, none is made.
 check "the unit is not enabled on install" \
 	bash -c "! sed '/was-enabled/,+3d' '$T/control/postinst' | grep -q 'deb-systemd-helper enable'"
