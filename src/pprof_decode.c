@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "pbwire.h"
 #include "pprof_decode.h"
 #include "util.h"
 
@@ -24,102 +25,6 @@ enum {
 	P_SAMPLE_TYPE = 1, P_SAMPLE = 2, P_MAPPING = 3, P_LOCATION = 4, P_FUNCTION = 5,
 	P_STRING = 6, P_TIME = 9, P_DURATION = 10, P_PERIOD_TYPE = 11, P_PERIOD = 12,
 };
-
-struct pb {
-	const uint8_t *p, *end;
-};
-
-static int pb_varint(struct pb *b, uint64_t *v)
-{
-	uint64_t r = 0;
-	for (int shift = 0; shift < 64; shift += 7) {
-		if (b->p >= b->end)
-			return -EINVAL;
-		uint8_t c = *b->p++;
-		r |= (uint64_t)(c & 0x7f) << shift;
-		if (!(c & 0x80)) {
-			*v = r;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* Reads a field key; wire types 3/4 (groups) and 6/7 are rejected. */
-static int pb_key(struct pb *b, uint32_t *field, int *wt)
-{
-	uint64_t k;
-	if (pb_varint(b, &k) < 0)
-		return -EINVAL;
-	*wt = (int)(k & 7);
-	if (k >> 3 == 0 || k >> 3 > UINT32_MAX || *wt == 3 || *wt == 4 || *wt > 5)
-		return -EINVAL;
-	*field = (uint32_t)(k >> 3);
-	return 0;
-}
-
-static int pb_bytes(struct pb *b, struct pb *sub)
-{
-	uint64_t n;
-	if (pb_varint(b, &n) < 0 || n > (uint64_t)(b->end - b->p))
-		return -EINVAL;
-	sub->p = b->p;
-	sub->end = b->p + n;
-	b->p += n;
-	return 0;
-}
-
-static int pb_skip(struct pb *b, int wt)
-{
-	uint64_t v;
-	struct pb sub;
-	switch (wt) {
-	case 0:
-		return pb_varint(b, &v);
-	case 1:
-	case 5: {
-		size_t n = wt == 1 ? 8 : 4;
-		if ((size_t)(b->end - b->p) < n)
-			return -EINVAL;
-		b->p += n;
-		return 0;
-	}
-	case 2:
-		return pb_bytes(b, &sub);
-	default:
-		return -EINVAL;
-	}
-}
-
-/*
- * Calls fn for every integer of a repeated integer field, packed (wt 2) or
- * not (wt 0). fn may be NULL to count only. Returns the count or -EINVAL.
- */
-static long pb_ints(struct pb *b, int wt, void (*fn)(void *, uint64_t), void *arg)
-{
-	uint64_t v;
-	if (wt == 0) {
-		if (pb_varint(b, &v) < 0)
-			return -EINVAL;
-		if (fn)
-			fn(arg, v);
-		return 1;
-	}
-	if (wt != 2)
-		return -EINVAL;
-	struct pb sub;
-	long n = 0;
-	if (pb_bytes(b, &sub) < 0)
-		return -EINVAL;
-	while (sub.p < sub.end) {
-		if (pb_varint(&sub, &v) < 0)
-			return -EINVAL;
-		if (fn)
-			fn(arg, v);
-		n++;
-	}
-	return n;
-}
 
 /* Decoding state: counts from pass one, cursors for pass two. */
 struct dec {
@@ -150,25 +55,25 @@ static void put_value(void *arg, uint64_t v)
 	d->p->samples[d->i_samples].values[d->p->samples[d->i_samples].nlocs++] = (int64_t)v;
 }
 
-static int dec_value_type(struct pb *b, uint64_t *out2)
+static int dec_value_type(struct pbwire *b, uint64_t *out2)
 {
 	uint32_t f;
 	int wt;
 	out2[0] = out2[1] = 0;
 	while (b->p < b->end) {
-		if (pb_key(b, &f, &wt) < 0)
+		if (pbwire_key(b, &f, &wt) < 0)
 			return -EINVAL;
 		if ((f == 1 || f == 2) && wt == 0) {
-			if (pb_varint(b, &out2[f - 1]) < 0)
+			if (pbwire_varint(b, &out2[f - 1]) < 0)
 				return -EINVAL;
-		} else if (pb_skip(b, wt) < 0) {
+		} else if (pbwire_skip(b, wt) < 0) {
 			return -EINVAL;
 		}
 	}
 	return 0;
 }
 
-static int dec_sample(struct dec *d, struct pb *b)
+static int dec_sample(struct dec *d, struct pbwire *b)
 {
 	struct pprof_sample *s = d->fill ? &d->p->samples[d->i_samples] : NULL;
 	uint32_t f;
@@ -182,20 +87,20 @@ static int dec_sample(struct dec *d, struct pb *b)
 		s->nlocs = 0; /* counts values in put_value until the end of the sample */
 	}
 	while (b->p < b->end) {
-		if (pb_key(b, &f, &wt) < 0)
+		if (pbwire_key(b, &f, &wt) < 0)
 			return -EINVAL;
 		if (f == 1) {
-			n = pb_ints(b, wt, s ? put_loc_id : NULL, d);
+			n = pbwire_ints(b, wt, s ? put_loc_id : NULL, d);
 			if (n < 0)
 				return -EINVAL;
 			if (!s)
 				d->n_sample_locs += (size_t)n;
 		} else if (f == 2) {
-			n = pb_ints(b, wt, s ? put_value : NULL, d);
+			n = pbwire_ints(b, wt, s ? put_value : NULL, d);
 			if (n < 0)
 				return -EINVAL;
 			nvals += (size_t)n;
-		} else if (pb_skip(b, wt) < 0) {
+		} else if (pbwire_skip(b, wt) < 0) {
 			return -EINVAL;
 		}
 	}
@@ -212,21 +117,21 @@ static int dec_sample(struct dec *d, struct pb *b)
 	return 0;
 }
 
-static int dec_line(struct dec *d, struct pb *b)
+static int dec_line(struct dec *d, struct pbwire *b)
 {
 	uint32_t f;
 	int wt;
 	uint64_t fid = 0, line = 0;
 	while (b->p < b->end) {
-		if (pb_key(b, &f, &wt) < 0)
+		if (pbwire_key(b, &f, &wt) < 0)
 			return -EINVAL;
 		if (f == 1 && wt == 0) {
-			if (pb_varint(b, &fid) < 0)
+			if (pbwire_varint(b, &fid) < 0)
 				return -EINVAL;
 		} else if (f == 2 && wt == 0) {
-			if (pb_varint(b, &line) < 0)
+			if (pbwire_varint(b, &line) < 0)
 				return -EINVAL;
-		} else if (pb_skip(b, wt) < 0) {
+		} else if (pbwire_skip(b, wt) < 0) {
 			return -EINVAL;
 		}
 	}
@@ -240,11 +145,11 @@ static int dec_line(struct dec *d, struct pb *b)
 	return 0;
 }
 
-static int dec_location(struct dec *d, struct pb *b)
+static int dec_location(struct dec *d, struct pbwire *b)
 {
 	uint32_t f;
 	int wt;
-	struct pb sub;
+	struct pbwire sub;
 	struct pprof_location *l = d->fill ? &d->p->locations[d->i_locs] : NULL;
 	if (l) {
 		struct pprof_line *lines = d->p->locations[0].lines + d->i_lines;
@@ -252,22 +157,22 @@ static int dec_location(struct dec *d, struct pb *b)
 		l->lines = lines;
 	}
 	while (b->p < b->end) {
-		if (pb_key(b, &f, &wt) < 0)
+		if (pbwire_key(b, &f, &wt) < 0)
 			return -EINVAL;
 		if ((f == 1 || f == 3) && wt == 0) {
 			uint64_t v;
-			if (pb_varint(b, &v) < 0)
+			if (pbwire_varint(b, &v) < 0)
 				return -EINVAL;
 			if (l && f == 1)
 				l->id = v;
 			else if (l)
 				l->address = v;
 		} else if (f == 4 && wt == 2) {
-			if (pb_bytes(b, &sub) < 0 || dec_line(d, &sub) < 0)
+			if (pbwire_bytes(b, &sub) < 0 || dec_line(d, &sub) < 0)
 				return -EINVAL;
 			if (!l)
 				d->n_lines++;
-		} else if (pb_skip(b, wt) < 0) {
+		} else if (pbwire_skip(b, wt) < 0) {
 			return -EINVAL;
 		}
 	}
@@ -276,18 +181,18 @@ static int dec_location(struct dec *d, struct pb *b)
 	return 0;
 }
 
-static int dec_function(struct dec *d, struct pb *b)
+static int dec_function(struct dec *d, struct pbwire *b)
 {
 	uint32_t f;
 	int wt;
 	uint64_t v[6] = { 0 };
 	while (b->p < b->end) {
-		if (pb_key(b, &f, &wt) < 0)
+		if (pbwire_key(b, &f, &wt) < 0)
 			return -EINVAL;
 		if (f >= 1 && f <= 5 && wt == 0) {
-			if (pb_varint(b, &v[f]) < 0)
+			if (pbwire_varint(b, &v[f]) < 0)
 				return -EINVAL;
-		} else if (pb_skip(b, wt) < 0) {
+		} else if (pbwire_skip(b, wt) < 0) {
 			return -EINVAL;
 		}
 	}
@@ -303,16 +208,16 @@ static int dec_function(struct dec *d, struct pb *b)
 
 static int dec_pass(struct dec *d, const uint8_t *raw, size_t len)
 {
-	struct pb b = { raw, raw + len }, sub;
+	struct pbwire b = { raw, raw + len }, sub;
 	uint32_t f;
 	int wt;
 	uint64_t v;
 	while (b.p < b.end) {
-		if (pb_key(&b, &f, &wt) < 0)
+		if (pbwire_key(&b, &f, &wt) < 0)
 			return -EINVAL;
 		if (wt == 2 && (f == P_SAMPLE_TYPE || f == P_SAMPLE || f == P_LOCATION ||
 				f == P_FUNCTION || f == P_STRING || f == P_PERIOD_TYPE)) {
-			if (pb_bytes(&b, &sub) < 0)
+			if (pbwire_bytes(&b, &sub) < 0)
 				return -EINVAL;
 			int rc = 0;
 			switch (f) {
@@ -358,7 +263,7 @@ static int dec_pass(struct dec *d, const uint8_t *raw, size_t len)
 			if (rc < 0)
 				return -EINVAL;
 		} else if (wt == 0 && (f == P_TIME || f == P_DURATION || f == P_PERIOD)) {
-			if (pb_varint(&b, &v) < 0)
+			if (pbwire_varint(&b, &v) < 0)
 				return -EINVAL;
 			if (f == P_TIME)
 				d->p->time_nanos = (int64_t)v;
@@ -366,7 +271,7 @@ static int dec_pass(struct dec *d, const uint8_t *raw, size_t len)
 				d->p->duration_nanos = (int64_t)v;
 			else
 				d->p->period = (int64_t)v;
-		} else if (pb_skip(&b, wt) < 0) {
+		} else if (pbwire_skip(&b, wt) < 0) {
 			return -EINVAL;
 		}
 	}
