@@ -75,6 +75,18 @@ static int scan_number(const char *s, double *v)
 	return (int)i;
 }
 
+/*
+ * The number a value starts with: its length (> 0), or -EINVAL when there is
+ * none or it does not fit a double (why says so; why is already cleared).
+ */
+static int leading_number(const char *s, double *v, const char **why)
+{
+	int n = scan_number(s, v);
+	if (n < 0)
+		set_why(why, "number out of range");
+	return n > 0 ? n : -EINVAL;
+}
+
 static bool all_digits(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -104,12 +116,8 @@ int units_parse_size(const char *s, uint64_t *out, const char **why)
 	int n;
 
 	set_why(why, NULL);
-	n = scan_number(s, &v);
-	if (n < 0) {
-		set_why(why, "number out of range");
-		return -EINVAL;
-	}
-	if (n == 0)
+	n = leading_number(s, &v, why);
+	if (n < 0)
 		return -EINVAL;
 	if (size_unit(s + n, &mult) < 0) {
 		set_why(why, "unknown unit (use B, KiB, MiB, GiB, TiB, KB, MB, GB or TB)");
@@ -202,12 +210,8 @@ int units_parse_number(const char *s, double *out, const char **why)
 	int n;
 
 	set_why(why, NULL);
-	n = scan_number(s, &v);
-	if (n < 0) {
-		set_why(why, "number out of range");
-		return -EINVAL;
-	}
-	if (n == 0 || s[n] != '\0')
+	n = leading_number(s, &v, why);
+	if (n < 0 || s[n] != '\0')
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -240,12 +244,8 @@ int units_parse_percent(const char *s, double *out, const char **why)
 	int n;
 
 	set_why(why, NULL);
-	n = scan_number(s, &v);
-	if (n < 0) {
-		set_why(why, "number out of range");
-		return -EINVAL;
-	}
-	if (n == 0 || s[n] != '%' || s[n + 1] != '\0')
+	n = leading_number(s, &v, why);
+	if (n < 0 || s[n] != '%' || s[n + 1] != '\0')
 		return -EINVAL;
 	*out = v;
 	return 0;
@@ -257,12 +257,8 @@ int units_parse_rate(const char *s, double *out_hz, const char **why)
 	int n;
 
 	set_why(why, NULL);
-	n = scan_number(s, &v);
-	if (n < 0) {
-		set_why(why, "number out of range");
-		return -EINVAL;
-	}
-	if (n == 0 || (s[n] != '\0' && strcmp(s + n, "Hz") != 0))
+	n = leading_number(s, &v, why);
+	if (n < 0 || (s[n] != '\0' && strcmp(s + n, "Hz") != 0))
 		return -EINVAL;
 	if (v <= 0) {
 		set_why(why, "must be greater than 0");
@@ -290,12 +286,8 @@ int units_parse_slope(const char *s, double *out_per_s, enum units_slope_kind *k
 		return -EINVAL;
 	memcpy(q, s, ql);
 	q[ql] = '\0';
-	n = scan_number(q, &v);
-	if (n < 0) {
-		set_why(why, "number out of range");
-		return -EINVAL;
-	}
-	if (n == 0)
+	n = leading_number(q, &v, why);
+	if (n < 0)
 		return -EINVAL;
 	if (q[n] == '\0') {
 		*kind = SLOPE_NUMBER;
