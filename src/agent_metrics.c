@@ -246,7 +246,7 @@ static void write_targets(struct pbuf *p, agent *a, int64_t now)
 			continue;
 		int n = 0;
 		for (size_t j = 0; j < a->ts[i].nprocs; j++)
-			n += a->ts[i].procs[j]->go_error[0] != '\0';
+			n += a->ts[i].procs[j]->go_error != NULL;
 		sample_t(p, "hound_target_go_errors", a->ts[i].conf->name, NULL, NULL, n);
 	}
 	family(p, "hound_target_metric", "gauge",

@@ -130,7 +130,7 @@ static void write_proc(struct json_writer *w, const struct target_conf *t, const
 	json_kv_bool(w, "warm", p->warm);
 	json_kv_bool(w, "capturing", p->capturing);
 	if (t->go_url)
-		json_kv_str(w, "go_error", p->go_error[0] ? p->go_error : NULL);
+		json_kv_str(w, "go_error", p->go_error);
 	json_key(w, "metrics");
 	json_obj_begin(w);
 	for (int m = 0; m < M_COUNT; m++) {

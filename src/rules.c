@@ -28,9 +28,10 @@ void hist_init(struct metric_hist *h, int history, int64_t trend_window_ms, int6
 {
 	memset(h, 0, sizeof(*h));
 	h->cap = history < 1 ? 1 : history;
-	h->vals = xcalloc((size_t)h->cap, sizeof(*h->vals));
-	h->mono_ms = xcalloc((size_t)h->cap, sizeof(*h->mono_ms));
-	h->wall_ms = xcalloc((size_t)h->cap, sizeof(*h->wall_ms));
+	/* one block for the three rings: a watched process has one history per used metric */
+	h->vals = xcalloc((size_t)h->cap, sizeof(*h->vals) + sizeof(*h->mono_ms) + sizeof(*h->wall_ms));
+	h->mono_ms = (int64_t *)(void *)(h->vals + h->cap);
+	h->wall_ms = h->mono_ms + h->cap;
 	h->cur_bucket = -1;
 	if (trend_window_ms <= 0)
 		return;
@@ -46,9 +47,7 @@ void hist_init(struct metric_hist *h, int history, int64_t trend_window_ms, int6
 
 void hist_fini(struct metric_hist *h)
 {
-	free(h->vals);
-	free(h->mono_ms);
-	free(h->wall_ms);
+	free(h->vals); /* the block that holds mono_ms and wall_ms too */
 	free(h->pts);
 	memset(h, 0, sizeof(*h));
 }

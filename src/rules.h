@@ -30,7 +30,7 @@ struct trend_point {
  */
 struct metric_hist {
 	int cap, n, head;         /* sample ring: capacity, count, next slot */
-	double *vals;
+	double *vals;             /* owns one block: vals, then mono_ms, then wall_ms */
 	int64_t *mono_ms, *wall_ms;
 
 	int64_t trend_window_ms;  /* 0: no trend buffer */

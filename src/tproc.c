@@ -97,6 +97,7 @@ void tproc_free(struct tproc *p)
 	free(p->exe);
 	free(p->cgroup);
 	free(p->baseline_dir);
+	free(p->go_error);
 	free(p);
 }
 
@@ -111,13 +112,17 @@ int tproc_sample(struct tproc *p, const struct target_conf *t, host_sampler *hos
 	if (p->go && (need & GO_METRICS_MASK)) {
 		char err[256] = "";
 		if (go_sampler_sample(p->go, need & GO_METRICS_MASK, interval_ms, &s, err, sizeof(err)) < 0) {
-			if (strcmp(err, p->go_error) != 0)
+			/* kept only while failing, and replaced only when the error changes */
+			if (!p->go_error || strcmp(err, p->go_error) != 0) {
 				log_warn("go endpoint failed", "target=%s pid=%d error=%s", t->name,
 					 (int)p->pid, err);
-			snprintf(p->go_error, sizeof(p->go_error), "%s", err);
-		} else if (p->go_error[0]) {
+				free(p->go_error);
+				p->go_error = xstrdup(err);
+			}
+		} else if (p->go_error) {
 			log_info("go endpoint recovered", "target=%s pid=%d", t->name, (int)p->pid);
-			p->go_error[0] = '\0';
+			free(p->go_error);
+			p->go_error = NULL;
 		}
 	}
 	p->last = s;

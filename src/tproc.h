@@ -26,7 +26,7 @@ struct tproc {
 	proc_handle *ph;
 	go_sampler *go;
 	struct flightrec *flight;    /* always-on low-rate CPU ring, or NULL */
-	char go_error[256];          /* last Go endpoint error, "" when fine */
+	char *go_error;              /* last Go endpoint error, NULL when fine (owned) */
 	struct metric_hist *hist[M_COUNT]; /* allocated for the metrics the rules use */
 	uint64_t hist_mask;          /* metrics with an initialised history */
 	struct rule_state *rs;       /* one per rule of the target */
