@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "cpusummary.h"
 #include "heapdiff.h"
 #include "metric.h"
 #include "util.h"
@@ -15,7 +16,8 @@ static void report_usage(FILE *out)
 {
 	fprintf(out, "usage: hound report BUNDLE_DIR\n\n"
 		     "Prints a summary of a bundle: why it was taken, the process, the files and\n"
-		     "their sizes, the capture errors, the top heap growth and the busiest stacks.\n");
+		     "their sizes, the capture errors, the top heap growth, the busiest functions\n"
+		     "of CPU profiles and the first stacks.\n");
 }
 
 static const char *str(json_t *o, const char *key)
@@ -114,6 +116,20 @@ int cmd_report(int argc, char **argv)
 		printf("\ntop heap growth since the baseline (heap.diff.txt):\n");
 		if (heapdiff_print_top(path, stdout, 12) < 0)
 			print_section(dir, "heap.diff.txt", "heap growth", 15);
+	}
+	static const struct {
+		const char *file, *title;
+	} cpu[] = {
+		{"cpu.pb.gz", "busiest functions (cpu.pb.gz)"},
+		{"cpu.before.pb.gz", "busiest functions before the firing (cpu.before.pb.gz)"},
+	};
+	for (size_t c = 0; c < ARRAY_LEN(cpu); c++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, cpu[c].file);
+		if (access(path, R_OK) != 0)
+			continue;
+		printf("\n%s:\n", cpu[c].title);
+		if (cpusummary_print(path, stdout, 10) < 0)
+			printf("  (not a readable profile)\n");
 	}
 	print_section(dir, "stacks.txt", "stacks, first lines", 25);
 	json_decref(m);

@@ -33,6 +33,9 @@ check "the rule fired and wrote a bundle" wait_for 30 have_bundle
 b=$(bundle)
 kill -TERM "$hpid"; wait "$hpid"
 check "cpu.before.pb.gz is in the bundle" [ -s "$b/cpu.before.pb.gz" ]
+"$HOUND" report "$b" >"$T/report.txt" 2>&1
+check "hound report summarises the profile before the firing" \
+	grep -q '^busiest functions before the firing (cpu.before.pb.gz):' "$T/report.txt"
 check "manifest lists it as a cpu pprof file" bash -c "python3 -c \"
 import json,sys; j=json.load(open('$b/manifest.json'))
 assert any(f['name']=='cpu.before.pb.gz' and f['kind']=='cpu' and f['format']=='pprof' for f in j['files'])\""

@@ -47,6 +47,13 @@ check "thread name label" grep -q "thread:  *spin-o2" "$T/traces.txt"
 HOME=$T go tool pprof -raw "$BUNDLE/cpu.pb.gz" >"$T/raw.txt" 2>/dev/null
 check "sample types samples/count and cpu/nanoseconds" grep -q "samples/count cpu/nanoseconds" "$T/raw.txt"
 check "period set" grep -q "^Period: 10101010" "$T/raw.txt"
+"$HOUND" report "$BUNDLE" >"$T/report.txt" 2>&1
+top_hound=$(sed -n '/^busiest functions (cpu.pb.gz):/,/^$/p' "$T/report.txt" | awk '$1 ~ /^[0-9.]+%$/ {print $3; exit}')
+top_pprof=$(HOME=$T go tool pprof -top "$BUNDLE/cpu.pb.gz" 2>/dev/null | awk '$2 ~ /%$/ && $1 != "flat" {print $6; exit}')
+diag "hound report's top function: $top_hound; go tool pprof -top's: $top_pprof"
+check "hound report prints the busiest functions of cpu.pb.gz" grep -q '^busiest functions (cpu.pb.gz):' "$T/report.txt"
+check "its top function by own samples is hot_checksum" test "$top_hound" = hot_checksum
+check "and agrees with go tool pprof -top" test "$top_hound" = "$top_pprof"
 check "folded lines are 'root;...;leaf count'" \
 	grep -qE "^(_start|__clone3);.*;handle_request;compute_digest;.*;hot_checksum [0-9]+$" "$BUNDLE/cpu.folded"
 done_testing
