@@ -8,6 +8,7 @@
 
 #include "cmd.h"
 #include "cpusummary.h"
+#include "gosummary.h"
 #include "heapdiff.h"
 #include "metric.h"
 #include "util.h"
@@ -17,7 +18,7 @@ static void report_usage(FILE *out)
 	fprintf(out, "usage: hound report BUNDLE_DIR\n\n"
 		     "Prints a summary of a bundle: why it was taken, the process, the files and\n"
 		     "their sizes, the capture errors, the top heap growth, the busiest functions\n"
-		     "of CPU profiles and the first stacks.\n");
+		     "of CPU profiles, the largest goroutine groups and the first stacks.\n");
 }
 
 static const char *str(json_t *o, const char *key)
@@ -130,6 +131,12 @@ int cmd_report(int argc, char **argv)
 		printf("\n%s:\n", cpu[c].title);
 		if (cpusummary_print(path, stdout, 10) < 0)
 			printf("  (not a readable profile)\n");
+	}
+	snprintf(path, sizeof(path), "%s/goroutines.txt", dir);
+	if (access(path, R_OK) == 0) {
+		printf("\nlargest goroutine groups (goroutines.txt):\n");
+		if (gosummary_print(path, stdout, 8) < 0)
+			printf("  (no goroutine in the dump)\n");
 	}
 	print_section(dir, "stacks.txt", "stacks, first lines", 25);
 	json_decref(m);

@@ -48,4 +48,11 @@ fi
 # Without go.metrics, goroutines come from the goroutine profile header.
 "$GO_PROBE" sample "$GO_URL" - 1 500 >"$T/probe.txt"
 check "goroutines from the profile header" grep -Eq 'goroutines=[0-9]{2,}' "$T/probe.txt"
+# hound report groups the dump: the leak is the largest group, named and counted.
+"$HOUND" report "$B" >"$T/report.txt" 2>&1
+top=$(sed -n '/^largest goroutine groups (goroutines.txt):/,/^$/p' "$T/report.txt" | sed -n '3p')
+diag "report's largest group: $top"
+check "hound report's largest goroutine group is the leak" \
+	bash -c "[[ '$top' == *'[chan receive]  main.pollUpstream  (created by main.tickerTick)' ]]"
+check "and counts more than 30 goroutines in it" test "$(echo "$top" | awk '{print $1}')" -gt 30
 done_testing

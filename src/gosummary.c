@@ -1,0 +1,159 @@
+/* gosummary: goroutines grouped by state and stack, from a debug=2 dump (see gosummary.h). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "gosummary.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* One goroutine: "state\x1fframe;frame;...\x1fcreator", compared as a whole. */
+struct gor {
+	char *key;
+	size_t len, cap;
+};
+
+static void add(struct gor *g, const char *s, size_t n)
+{
+	if (g->len + n + 1 > g->cap) {
+		g->cap = (g->len + n + 1) * 2;
+		g->key = xrealloc(g->key, g->cap);
+	}
+	memcpy(g->key + g->len, s, n);
+	g->len += n;
+	g->key[g->len] = '\0';
+}
+
+/* The function name of a frame line "pkg.fn(args)": up to the last '(' (names may hold parens). */
+static size_t func_len(const char *line, size_t n)
+{
+	for (size_t i = n; i > 0; i--)
+		if (line[i - 1] == '(')
+			return i - 1;
+	return n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct group {
+	const char *key;
+	size_t count;
+};
+
+static int by_count(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return strcmp(x->key, y->key);
+}
+
+/* Prints one group: its size, state, innermost frame outside the runtime, creator. */
+static void print_group(FILE *out, const struct group *g, size_t total)
+{
+	const char *state = g->key, *frames = strchr(state, '\x1f');
+	const char *creator = frames ? strchr(frames + 1, '\x1f') : NULL;
+	if (!frames || !creator)
+		return;
+	frames++;
+	const char *label = frames, *p = frames;
+	while (p < creator) { /* the first frame not in package runtime */
+		const char *end = memchr(p, ';', (size_t)(creator - p));
+		if (!end)
+			end = creator;
+		if (strncmp(p, "runtime.", 8) != 0) {
+			label = p;
+			break;
+		}
+		p = end + 1;
+	}
+	const char *lend = memchr(label, ';', (size_t)(creator - label));
+	if (!lend)
+		lend = creator;
+	fprintf(out, "  %6zu %5.1f%%  [%.*s]  %.*s", g->count, 100.0 * (double)g->count / (double)total,
+		(int)(frames - 1 - state), state, (int)(lend - label), label);
+	if (creator[1])
+		fprintf(out, "  (created by %s)", creator + 1);
+	fputc('\n', out);
+}
+
+int gosummary_print(const char *path, FILE *out, size_t n)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	char *line = NULL, **keys = NULL;
+	size_t lcap = 0, nkeys = 0, kcap = 0;
+	ssize_t len;
+	struct gor cur = {0};
+	bool in = false, creator = false;
+
+	for (;;) {
+		len = getline(&line, &lcap, f);
+		bool head = len > 0 && strncmp(line, "goroutine ", 10) == 0;
+		if (in && (len < 0 || head || (len == 1 && line[0] == '\n'))) {
+			if (!creator)
+				add(&cur, "\x1f", 1);
+			if (nkeys == kcap) {
+				kcap = kcap ? 2 * kcap : 256;
+				keys = xrealloc(keys, kcap * sizeof(*keys));
+			}
+			keys[nkeys++] = cur.key;
+			memset(&cur, 0, sizeof(cur));
+			in = false;
+		}
+		if (len < 0)
+			break;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (head) {
+			/* "goroutine 7 [chan receive, 5 minutes]:" -> the state without its age */
+			const char *s = strchr(line, '[');
+			size_t sl = s ? strcspn(s + 1, ",]") : 0;
+			add(&cur, s ? s + 1 : "?", s ? sl : 1);
+			add(&cur, "\x1f", 1);
+			in = true;
+			creator = false;
+		} else if (in && strncmp(line, "created by ", 11) == 0) {
+			const char *c = line + 11;
+			size_t cl = strcspn(c, " ");
+			add(&cur, "\x1f", 1);
+			add(&cur, c, cl);
+			creator = true;
+		} else if (in && !creator && len > 0 && line[0] != '\t') {
+			if (cur.key[cur.len - 1] != '\x1f')
+				add(&cur, ";", 1);
+			add(&cur, line, func_len(line, (size_t)len));
+		}
+	}
+	free(line);
+	fclose(f);
+	if (nkeys == 0) {
+		free(keys);
+		return -EINVAL;
+	}
+	qsort(keys, nkeys, sizeof(*keys), cmp_str);
+	struct group *g = xcalloc(nkeys, sizeof(*g));
+	size_t ng = 0;
+	for (size_t i = 0; i < nkeys; i++) {
+		if (ng && strcmp(g[ng - 1].key, keys[i]) == 0)
+			g[ng - 1].count++;
+		else
+			g[ng++] = (struct group){keys[i], 1};
+	}
+	qsort(g, ng, sizeof(*g), by_count);
+	fprintf(out, "  %zu goroutines in %zu groups (same state and stack)\n", nkeys, ng);
+	for (size_t i = 0; i < n && i < ng; i++)
+		print_group(out, &g[i], nkeys);
+	free(g);
+	for (size_t i = 0; i < nkeys; i++)
+		free(keys[i]);
+	free(keys);
+	return 0;
+}
