@@ -7,22 +7,6 @@
 #include "units.h"
 #include "util.h"
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 static bool var_name_ok(const char *s, size_t n)
 {
 	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
@@ -39,9 +23,9 @@ static bool var_name_ok(const char *s, size_t n)
 /* Expands ${VAR} and ${VAR:-default}; "$${" is a literal "${". NULL on error (reported). */
 static char *expand(struct cfg *x, const yaml_node_t *n, const char *s)
 {
-	struct sbuf b = {0};
+	struct util_buf b = {0};
 
-	sb_add(&b, "", 0);
+	util_buf_add(&b, "", 0);
 	while (*s) {
 		const char *end, *name, *def = NULL;
 		size_t nlen;
@@ -49,12 +33,12 @@ static char *expand(struct cfg *x, const yaml_node_t *n, const char *s)
 		const char *val;
 
 		if (s[0] == '$' && s[1] == '$' && s[2] == '{') {
-			sb_add(&b, "${", 2);
+			util_buf_add(&b, "${", 2);
 			s += 3;
 			continue;
 		}
 		if (!(s[0] == '$' && s[1] == '{')) {
-			sb_add(&b, s, 1);
+			util_buf_add(&b, s, 1);
 			s++;
 			continue;
 		}
@@ -80,7 +64,7 @@ static char *expand(struct cfg *x, const yaml_node_t *n, const char *s)
 		var[nlen] = '\0';
 		val = getenv(var);
 		if (def && (!val || !*val)) {
-			sb_add(&b, def, (size_t)(end - def));
+			util_buf_add(&b, def, (size_t)(end - def));
 		} else if (!val) {
 			cfg_error(x, n,
 				  "environment variable %s is not set (write ${%s:-default} for a "
@@ -88,7 +72,7 @@ static char *expand(struct cfg *x, const yaml_node_t *n, const char *s)
 				  var, var);
 			goto fail;
 		} else {
-			sb_add(&b, val, strlen(val));
+			util_buf_add(&b, val, strlen(val));
 		}
 		s = end + 1;
 	}

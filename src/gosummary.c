@@ -10,23 +10,6 @@
 
 #include "util.h"
 
-/* One goroutine: "state\x1fframe;frame;...\x1fcreator", compared as a whole. */
-struct gor {
-	char *key;
-	size_t len, cap;
-};
-
-static void add(struct gor *g, const char *s, size_t n)
-{
-	if (g->len + n + 1 > g->cap) {
-		g->cap = (g->len + n + 1) * 2;
-		g->key = xrealloc(g->key, g->cap);
-	}
-	memcpy(g->key + g->len, s, n);
-	g->len += n;
-	g->key[g->len] = '\0';
-}
-
 /* The function name of a frame line "pkg.fn(args)": up to the last '(' (names may hold parens). */
 static size_t func_len(const char *line, size_t n)
 {
@@ -91,7 +74,7 @@ int gosummary_print(const char *path, FILE *out, size_t n)
 	char *line = NULL, **keys = NULL;
 	size_t lcap = 0, nkeys = 0, kcap = 0;
 	ssize_t len;
-	struct gor cur = {0};
+	struct util_buf cur = {0}; /* one goroutine: "state\x1fframe;frame;...\x1fcreator" */
 	bool in = false, creator = false;
 
 	for (;;) {
@@ -99,12 +82,12 @@ int gosummary_print(const char *path, FILE *out, size_t n)
 		bool head = len > 0 && strncmp(line, "goroutine ", 10) == 0;
 		if (in && (len < 0 || head || (len == 1 && line[0] == '\n'))) {
 			if (!creator)
-				add(&cur, "\x1f", 1);
+				util_buf_add(&cur, "\x1f", 1);
 			if (nkeys == kcap) {
 				kcap = kcap ? 2 * kcap : 256;
 				keys = xrealloc(keys, kcap * sizeof(*keys));
 			}
-			keys[nkeys++] = cur.key;
+			keys[nkeys++] = cur.p;
 			memset(&cur, 0, sizeof(cur));
 			in = false;
 		}
@@ -116,20 +99,20 @@ int gosummary_print(const char *path, FILE *out, size_t n)
 			/* "goroutine 7 [chan receive, 5 minutes]:" -> the state without its age */
 			const char *s = strchr(line, '[');
 			size_t sl = s ? strcspn(s + 1, ",]") : 0;
-			add(&cur, s ? s + 1 : "?", s ? sl : 1);
-			add(&cur, "\x1f", 1);
+			util_buf_add(&cur, s ? s + 1 : "?", s ? sl : 1);
+			util_buf_add(&cur, "\x1f", 1);
 			in = true;
 			creator = false;
 		} else if (in && strncmp(line, "created by ", 11) == 0) {
 			const char *c = line + 11;
 			size_t cl = strcspn(c, " ");
-			add(&cur, "\x1f", 1);
-			add(&cur, c, cl);
+			util_buf_add(&cur, "\x1f", 1);
+			util_buf_add(&cur, c, cl);
 			creator = true;
 		} else if (in && !creator && len > 0 && line[0] != '\t') {
-			if (cur.key[cur.len - 1] != '\x1f')
-				add(&cur, ";", 1);
-			add(&cur, line, func_len(line, (size_t)len));
+			if (cur.p[cur.len - 1] != '\x1f')
+				util_buf_add(&cur, ";", 1);
+			util_buf_add(&cur, line, func_len(line, (size_t)len));
 		}
 	}
 	free(line);

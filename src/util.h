@@ -17,6 +17,14 @@ void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
+/* A growing string: p (owned, NUL-terminated once anything was added) and its length. */
+struct util_buf {
+	char *p;
+	size_t len, cap;
+};
+/* Appends n bytes of s and keeps the text terminated. */
+void util_buf_add(struct util_buf *b, const char *s, size_t n);
+
 /* Returns a malloc'd formatted string owned by the caller. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
