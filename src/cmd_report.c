@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "cpusummary.h"
 #include "gosummary.h"
+#include "stacksummary.h"
 #include "heapdiff.h"
 #include "metric.h"
 #include "util.h"
@@ -18,7 +19,8 @@ static void report_usage(FILE *out)
 	fprintf(out, "usage: hound report BUNDLE_DIR\n\n"
 		     "Prints a summary of a bundle: why it was taken, the process, the files and\n"
 		     "their sizes, the capture errors, the top heap growth, the busiest functions\n"
-		     "of CPU profiles, the largest goroutine groups and the first stacks.\n");
+		     "of CPU profiles, the largest goroutine and thread groups and the first\n"
+		     "stacks.\n");
 }
 
 static const char *str(json_t *o, const char *key)
@@ -137,6 +139,12 @@ int cmd_report(int argc, char **argv)
 		printf("\nlargest goroutine groups (goroutines.txt):\n");
 		if (gosummary_print(path, stdout, 8) < 0)
 			printf("  (no goroutine in the dump)\n");
+	}
+	snprintf(path, sizeof(path), "%s/stacks.txt", dir);
+	if (access(path, R_OK) == 0) {
+		printf("\nlargest thread groups (stacks.txt):\n");
+		if (stacksummary_print(path, stdout, 8) < 0)
+			printf("  (no thread in the file)\n");
 	}
 	print_section(dir, "stacks.txt", "stacks, first lines", 25);
 	json_decref(m);

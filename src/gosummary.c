@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "groups.h"
 #include "util.h"
 
 /* The function name of a frame line "pkg.fn(args)": up to the last '(' (names may hold parens). */
@@ -17,24 +18,6 @@ static size_t func_len(const char *line, size_t n)
 		if (line[i - 1] == '(')
 			return i - 1;
 	return n;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-struct group {
-	const char *key;
-	size_t count;
-};
-
-static int by_count(const void *a, const void *b)
-{
-	const struct group *x = a, *y = b;
-	if (x->count != y->count)
-		return x->count < y->count ? 1 : -1;
-	return strcmp(x->key, y->key);
 }
 
 /* Prints one group: its size, state, innermost frame outside the runtime, creator. */
@@ -71,8 +54,9 @@ int gosummary_print(const char *path, FILE *out, size_t n)
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	char *line = NULL, **keys = NULL;
-	size_t lcap = 0, nkeys = 0, kcap = 0;
+	char *line = NULL;
+	size_t lcap = 0;
+	struct group_keys keys = {0};
 	ssize_t len;
 	struct util_buf cur = {0}; /* one goroutine: "state\x1fframe;frame;...\x1fcreator" */
 	bool in = false, creator = false;
@@ -83,11 +67,7 @@ int gosummary_print(const char *path, FILE *out, size_t n)
 		if (in && (len < 0 || head || (len == 1 && line[0] == '\n'))) {
 			if (!creator)
 				util_buf_add(&cur, "\x1f", 1);
-			if (nkeys == kcap) {
-				kcap = kcap ? 2 * kcap : 256;
-				keys = xrealloc(keys, kcap * sizeof(*keys));
-			}
-			keys[nkeys++] = cur.p;
+			groups_add(&keys, cur.p);
 			memset(&cur, 0, sizeof(cur));
 			in = false;
 		}
@@ -117,26 +97,5 @@ int gosummary_print(const char *path, FILE *out, size_t n)
 	}
 	free(line);
 	fclose(f);
-	if (nkeys == 0) {
-		free(keys);
-		return -EINVAL;
-	}
-	qsort(keys, nkeys, sizeof(*keys), cmp_str);
-	struct group *g = xcalloc(nkeys, sizeof(*g));
-	size_t ng = 0;
-	for (size_t i = 0; i < nkeys; i++) {
-		if (ng && strcmp(g[ng - 1].key, keys[i]) == 0)
-			g[ng - 1].count++;
-		else
-			g[ng++] = (struct group){keys[i], 1};
-	}
-	qsort(g, ng, sizeof(*g), by_count);
-	fprintf(out, "  %zu goroutines in %zu groups (same state and stack)\n", nkeys, ng);
-	for (size_t i = 0; i < n && i < ng; i++)
-		print_group(out, &g[i], nkeys);
-	free(g);
-	for (size_t i = 0; i < nkeys; i++)
-		free(keys[i]);
-	free(keys);
-	return 0;
+	return groups_print(&keys, out, n, "goroutines", "same state and stack", print_group);
 }

@@ -73,6 +73,11 @@ check "hound capture -k stacks exits 0" test $? -eq 0
 dir=$(find "$T/bundles" -name manifest.json -exec dirname {} \; 2>/dev/null | head -1)
 check "bundle has stacks.txt" test -s "$dir/stacks.txt"
 check "bundle has stacks.pb.gz" test -s "$dir/stacks.pb.gz"
+"$HOUND" report "$dir" >"$T/report.txt" 2>&1
+check "hound report groups the threads: 7 threads, 4 chains" \
+	grep -q '^  7 threads in 4 groups (same call chain)$' "$T/report.txt"
+check "each group is named by its code and where it waits" \
+	grep -Eq '^ +2 +28\.6%  alpha_leaf  \(in __futex_abstimed_wait_common\)$' "$T/report.txt"
 check "stacks.txt has source lines" grep -q "threads.c:[0-9]" "$dir/stacks.txt"
 check "manifest lists both files" sh -c "grep -q '\"stacks.txt\"' '$dir/manifest.json' && grep -q '\"stacks.pb.gz\"' '$dir/manifest.json'"
 check "target not stopped after the captures" not_stopped "$pid"
