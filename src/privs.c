@@ -270,13 +270,32 @@ static void on_need(const struct need *n, void *arg)
 			 n->what, cap_name(cap), n->via);
 }
 
+/* The API token must not be readable by other users: 1 when it is (and says so). */
+static int report_token_mode(const struct hound_config *cfg, FILE *out)
+{
+	struct stat st;
+	if (!cfg->api.enabled || !cfg->api.token_file || stat(cfg->api.token_file, &st) < 0 ||
+	    !(st.st_mode & (S_IRGRP | S_IROTH)))
+		return 0;
+	unsigned mode = (unsigned)(st.st_mode & 07777);
+	if (out)
+		fprintf(out, "warning: api.token_file %s is readable by other users (mode %04o): "
+			     "chmod 600 it (Kubernetes: defaultMode: 0400)\n",
+			cfg->api.token_file, mode);
+	else
+		log_warn("API token file readable by other users", "file=%s mode=%04o",
+			 cfg->api.token_file, mode);
+	return 1;
+}
+
 static int report(const struct hound_config *cfg, FILE *out)
 {
 	struct capset3 cur;
 	struct missing_ctx m = {.out = out};
 
+	m.count = report_token_mode(cfg, out);
 	if (cap_get(&cur) < 0)
-		return 0;
+		return m.count;
 	m.have = cur.eff;
 	each_need(cfg, on_need, &m);
 	if (cfg->run_as_user && !(cur.eff & (UINT64_C(1) << CAP_SETUID))) {

@@ -156,6 +156,13 @@ printf '%s\n' "$TOKEN" >"$T/token"
 PORT=$(free_port)
 API=127.0.0.1:$PORT
 sed -e "s|listen: .*|listen: $API\n  token_file: $T/token|" "$T/open.yaml" >"$T/auth.yaml"
+chmod 644 "$T/token"
+"$HOUND" check -c "$T/auth.yaml" >/dev/null 2>"$T/check644.txt"
+check "hound check warns about a token file other users can read" \
+	grep -q "warning: api.token_file $T/token is readable by other users (mode 0644)" "$T/check644.txt"
+chmod 600 "$T/token"
+"$HOUND" check -c "$T/auth.yaml" >/dev/null 2>"$T/check600.txt"
+check "and says nothing once it is 0600" bash -c "! grep -q token_file '$T/check600.txt'"
 : >"$T/all_bodies"
 start_hound auth "$T/auth.yaml" --log-level=debug || fail "hound with a token answers"
 expect 200 "GET /healthz needs no token" GET /healthz
