@@ -1,4 +1,4 @@
-/* test_gosummary: goroutine dumps grouped by state and stack, as hound report prints them. */
+/* test_summaries: the report's summaries: goroutines by state and stack, threads by call chain. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "gosummary.h"
+#include "stacksummary.h"
 #include "tap.h"
 
 static const char dump[] =
@@ -37,9 +38,28 @@ static const char dump[] =
     "created by main.other\n"
     "\t/src/other.go:3 +0x6a\n";  /* no blank line at the end */
 
-static char *summarize(const char *text, size_t n, int *rc)
+static const char stacks_txt[] =
+    "PID 42 - process\n"
+    "TID 42 (app):\n"
+    "#0  0x00007f0000001000 __futex_abstimed_wait_common - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "    ./nptl/futex-internal.c:57\n"
+    "#1  0x0000555500001000 worker_loop - /srv/app\n"
+    "#2  0x00007f0000002000 start_thread - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "TID 43 (worker-1):\n"
+    "#0  0x00007f0000001000 __futex_abstimed_wait_common - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "#1  0x0000555500001000 worker_loop - /srv/app\n"
+    "#2  0x00007f0000002000 start_thread - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "TID 44 (stripped):\n"
+    "#0  0x00007f0000003000 read - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "#1  0x0000555500002000 - /srv/app (offset 0x2000, build-id 0123abcd)\n"
+    "TID 45 (gone):\n"
+    "    error: ptrace(PTRACE_SEIZE, 45): No such process\n";
+
+/* Writes text to a temporary file and returns what print makes of it (caller frees). */
+static char *summarize(int (*print)(const char *, FILE *, size_t), const char *text, size_t n,
+		       int *rc)
 {
-	char path[] = "/tmp/test-gosummary.XXXXXX";
+	char path[] = "/tmp/test-summaries.XXXXXX";
 	int fd = mkstemp(path);
 	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
 		*rc = -EIO;
@@ -49,16 +69,16 @@ static char *summarize(const char *text, size_t n, int *rc)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&buf, &len);
-	*rc = gosummary_print(path, out, n);
+	*rc = print(path, out, n);
 	fclose(out);
 	unlink(path);
 	return buf;
 }
 
-int main(void)
+static void test_goroutines(void)
 {
 	int rc;
-	char *s = summarize(dump, 10, &rc);
+	char *s = summarize(gosummary_print, dump, 10, &rc);
 	is_int(rc, 0, "a dump is summarised");
 	ok(strstr(s, "4 goroutines in 3 groups") != NULL, "4 goroutines, 3 groups:\n%s", s);
 	const char *first = strchr(s, '\n') + 1;
@@ -70,12 +90,35 @@ int main(void)
 	ok(strstr(s, "[IO wait]  internal/poll.runtime_pollWait\n") != NULL,
 	   "no creator: none printed");
 	free(s);
-	s = summarize(dump, 1, &rc);
+	s = summarize(gosummary_print, dump, 1, &rc);
 	ok(strstr(s, "main.other") == NULL && strstr(s, "IO wait") == NULL, "n limits the groups");
 	free(s);
-	s = summarize("not a dump\n", 5, &rc);
+	s = summarize(gosummary_print, "not a dump\n", 5, &rc);
 	is_int(rc, -EINVAL, "a file without goroutines: -EINVAL");
 	free(s);
 	is_int(gosummary_print("/nonexistent/goroutines.txt", stdout, 5), -ENOENT, "missing file");
+}
+
+static void test_threads(void)
+{
+	int rc;
+	char *s = summarize(stacksummary_print, stacks_txt, 10, &rc);
+	is_int(rc, 0, "stacks.txt is summarised");
+	ok(strstr(s, "  4 threads in 3 groups (same call chain)\n") != NULL, "4 threads, 3 groups:\n%s", s);
+	ok(strstr(s, "       2  50.0%  worker_loop  (in __futex_abstimed_wait_common)\n") != NULL,
+	   "the pile-up: named by its code, with the libc frame it waits in");
+	ok(strstr(s, "  ?@app  (in read)\n") != NULL, "an unnamed frame reads ?@module");
+	ok(strstr(s, "  ?\n") != NULL, "a thread with no frame (an error) is a group of its own");
+	free(s);
+	s = summarize(stacksummary_print, "PID 1 - process\n", 5, &rc);
+	is_int(rc, -EINVAL, "no thread: -EINVAL");
+	free(s);
+	is_int(stacksummary_print("/nonexistent/stacks.txt", stdout, 5), -ENOENT, "missing file");
+}
+
+int main(void)
+{
+	test_goroutines();
+	test_threads();
 	return done_testing();
 }
