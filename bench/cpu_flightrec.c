@@ -10,8 +10,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "flightrec.h"
-#include "util.h"
+#include "capture/native/flightrec.h"
+#include "lib/util.h"
 
 int main(int argc, char **argv)
 {

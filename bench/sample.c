@@ -20,9 +20,9 @@
 
 #include <libproc2/pids.h>
 
-#include "proc.h"
-#include "procs.h"
-#include "util.h"
+#include "agent/proc.h"
+#include "agent/procs.h"
+#include "lib/util.h"
 
 #define FULL_MASK  PROC_NATIVE_MASK
 #define BASIC_MASK (METRIC_BIT(M_CPU) | METRIC_BIT(M_RSS) | METRIC_BIT(M_THREADS))

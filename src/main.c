@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "config.h"
-#include "http_client.h"
-#include "log.h"
+#include "cli/cmd.h"
+#include "config/config.h"
+#include "lib/http_client.h"
+#include "lib/log.h"
 
 #ifndef HOUND_FEATURES
 #define HOUND_FEATURES ""

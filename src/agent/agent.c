@@ -1,5 +1,5 @@
 /* agent: the daemon: discovery, the sampling loop, rule firings, captures, reloads. */
-#include "agent_int.h"
+#include "agent/agent_int.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -9,13 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "log.h"
-#include "notify.h"
-#include "privs.h"
-#include "spool.h"
-#include "uploader.h"
-#include "util.h"
+#include "agent/notify.h"
+#include "agent/privs.h"
+#include "bundle/spool.h"
+#include "bundle/uploader.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #define CAPTURE_WORKERS 2
 #define CAPTURE_QUEUE 64
@@ -114,15 +113,6 @@ static void tstate_fini(agent *a, struct tstate *ts)
 	free(ts->fingerprint);
 }
 
-struct tstate *agent_find_ts(agent *a, const char *name)
-{
-	/* conf is NULL for a target whose state a reload already moved. */
-	for (size_t i = 0; i < a->nts; i++)
-		if (a->ts[i].conf && !strcmp(a->ts[i].conf->name, name))
-			return &a->ts[i];
-	return NULL;
-}
-
 static unsigned scan_needs(const struct hound_config *c)
 {
 	unsigned need = 0;
@@ -144,8 +134,8 @@ static int start_services(agent *a)
 			return rc;
 		}
 	}
-	if (a->cfg->api.enabled) {
-		rc = api_server_start(a, &a->cfg->api, &a->api);
+	for (size_t i = 0; i < a->nsvc; i++) {
+		rc = a->svc[i]->start(a, a->cfg, &a->svc_state[i]);
 		if (rc < 0)
 			return rc;
 	}
@@ -154,15 +144,22 @@ static int start_services(agent *a)
 
 static void stop_services(agent *a, int64_t deadline)
 {
-	if (a->api) {
-		api_server_stop(a->api);
-		a->api = NULL;
+	for (size_t i = a->nsvc; i-- > 0;) {
+		if (a->svc_state[i])
+			a->svc[i]->stop(a->svc_state[i]);
+		a->svc_state[i] = NULL;
 	}
 	if (a->up) {
 		uploader_stop(a->up, deadline);
 		uploader_free(a->up);
 		a->up = NULL;
 	}
+}
+
+void agent_add_service(agent *a, const struct agent_service *svc)
+{
+	if (a->nsvc < AGENT_MAX_SERVICES)
+		a->svc[a->nsvc++] = svc;
 }
 
 int agent_new(struct hound_config *cfg, agent **out)

@@ -7,9 +7,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "bundle.h"
-#include "config.h"
-#include "json.h"
+#include "bundle/bundle.h"
+#include "config/config.h"
+#include "lib/json.h"
 
 typedef struct agent agent;
 
@@ -24,6 +24,22 @@ int agent_run(agent *a);
 void agent_free(agent *a);
 /* Blocks the signals the agent waits for; call before any thread starts. */
 void agent_block_signals(void);
+
+/*
+ * A part of the daemon started with each loaded config, after the uploader,
+ * and stopped before a reload and at exit: the HTTP API. The agent does not
+ * know what it is; the command that runs the agent registers it, so the agent
+ * never depends on the layers above it. start returns 0 or -errno (with a
+ * logged reason) and leaves in *state what stop gets back (NULL: nothing ran).
+ */
+struct agent_service {
+	const char *name;
+	int (*start)(agent *a, const struct hound_config *cfg, void **state);
+	void (*stop)(void *state);
+};
+#define AGENT_MAX_SERVICES 4
+/* Registers svc before agent_run (not copied: it must outlive the agent). */
+void agent_add_service(agent *a, const struct agent_service *svc);
 
 /* Why a capture request was not taken (API and alerts report it). */
 enum agent_refusal {

@@ -1,5 +1,5 @@
 /* agent_capture: from a rule firing, API call or alert to a queued capture job. */
-#include "agent_int.h"
+#include "agent/agent_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -8,13 +8,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "flightrec.h"
-#include "gocapture.h"
-#include "heapnative.h"
-#include "log.h"
-#include "spool.h"
-#include "uploader.h"
-#include "util.h"
+#include "bundle/spool.h"
+#include "bundle/uploader.h"
+#include "capture/capture.h"
+#include "capture/go/gocapture.h"
+#include "capture/native/flightrec.h"
+#include "capture/native/heapnative.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #define HISTORY_EXPORT_MAX 1000
 
@@ -436,4 +437,13 @@ int agent_request_capture(agent *a, const struct agent_capture_req *req, struct 
 out:
 	pthread_mutex_unlock(&a->lock);
 	return res->nids > 0 ? 0 : -EAGAIN;
+}
+
+struct tstate *agent_find_ts(agent *a, const char *name)
+{
+	/* conf is NULL for a target whose state a reload already moved. */
+	for (size_t i = 0; i < a->nts; i++)
+		if (a->ts[i].conf && !strcmp(a->ts[i].conf->name, name))
+			return &a->ts[i];
+	return NULL;
 }

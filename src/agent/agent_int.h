@@ -5,15 +5,14 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include "agent.h"
-#include "proc.h"
-#include "procs.h"
-#include "rules.h"
-#include "tproc.h"
-#include "workers.h"
+#include "agent/agent.h"
+#include "agent/proc.h"
+#include "agent/procs.h"
+#include "agent/rules.h"
+#include "agent/tproc.h"
+#include "agent/workers.h"
 
 struct uploader;
-struct api_server;
 
 /* Per-target runtime: its processes and counters. */
 struct tstate {
@@ -58,7 +57,9 @@ struct agent {
 	procs_scan *scan;
 	workers *workers;
 	struct uploader *up;
-	struct api_server *api;
+	const struct agent_service *svc[AGENT_MAX_SERVICES]; /* started with each config */
+	void *svc_state[AGENT_MAX_SERVICES];
+	size_t nsvc;
 	volatile sig_atomic_t stopping;
 
 	/* loop health */

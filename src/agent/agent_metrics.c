@@ -1,6 +1,6 @@
 /* agent_metrics: the agent's state as Prometheus text exposition (GET /metrics). */
-#include "agent_int.h"
-#include "flightrec.h"
+#include "agent/agent_int.h"
+#include "capture/native/flightrec.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -10,8 +10,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "uploader.h"
-#include "util.h"
+#include "bundle/uploader.h"
+#include "lib/util.h"
 
 /*
  * Every label here has a bounded set of values: target and rule names come

@@ -1,5 +1,5 @@
 /* agent_view: read-only views of the agent for the API: targets, captures, health. */
-#include "agent_int.h"
+#include "agent/agent_int.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "bundle_read.h"
-#include "spool.h"
-#include "util.h"
+#include "bundle/bundle_read.h"
+#include "bundle/spool.h"
+#include "lib/util.h"
 
 /*
  * Everything here runs on an API thread. The agent lock is held only while

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gometrics.h"
-#include "http_client.h"
-#include "util.h"
+#include "agent/gometrics.h"
+#include "lib/http_client.h"
+#include "lib/util.h"
 
 
 /* ---- the sampler ---- */

@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "goparse.h"
-#include "metric.h"
-#include "proc.h"
+#include "agent/goparse.h"
+#include "agent/proc.h"
+#include "lib/metric.h"
 
 /* The metrics a go_sampler can fill. */
 #define GO_METRICS_MASK                                                                       \

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "goparse.h"
-#include "util.h"
+#include "agent/goparse.h"
+#include "lib/util.h"
 
 /* ---- a bounded JSON scanner over expvar output ---- */
 

@@ -1,5 +1,5 @@
 /* notify: service-manager notifications (systemd sd_notify); no-ops without libsystemd. */
-#include "notify.h"
+#include "agent/notify.h"
 
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>

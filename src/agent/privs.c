@@ -1,5 +1,5 @@
 /* privs: least privilege: the agent keeps only the capabilities its config needs. */
-#include "privs.h"
+#include "agent/privs.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,10 +14,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
-#include "metric.h"
-#include "util.h"
+#include "config/config.h"
+#include "lib/log.h"
+#include "lib/metric.h"
+#include "lib/util.h"
 
 /* Older kernel headers lack the newer names; the numbers are ABI. */
 #ifndef CAP_PERFMON

@@ -2,7 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* getdents64 */
 #endif
-#include "proc.h"
+#include "agent/proc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,9 +15,9 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "procfs.h"
-#include "util.h"
+#include "lib/cgroup.h"
+#include "lib/procfs.h"
+#include "lib/util.h"
 
 #define FD_UNOPENED (-1)
 #define FD_FAILED   (-2) /* open failed once (e.g. EACCES): not retried */

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "metric.h"
+#include "lib/metric.h"
 
 /* One sample of one process. v[i] is meaningful only when valid has METRIC_BIT(i). */
 struct proc_sample {

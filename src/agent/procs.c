@@ -1,5 +1,5 @@
 /* procs: process discovery (libproc2) and target selectors. */
-#include "procs.h"
+#include "agent/procs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 
 #include <libproc2/pids.h>
 
-#include "procfs.h"
-#include "util.h"
+#include "lib/procfs.h"
+#include "lib/util.h"
 
 #define PF_KTHREAD 0x00200000UL
 
@@ -231,27 +231,4 @@ bool procs_selector_match(const struct selector_conf *sel, const struct proc_ide
 		any = true;
 	}
 	return any;
-}
-
-char *procs_read_text(pid_t pid, const char *name)
-{
-	char path[64], *buf = NULL;
-	size_t len = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	if (util_read_file(path, &buf, &len, 64 * 1024) < 0)
-		return NULL;
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\0'))
-		buf[--len] = '\0';
-	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\0' || buf[i] == '\n')
-			buf[i] = ' ';
-	return buf;
-}
-
-char *procs_read_exe(pid_t pid)
-{
-	char buf[PATH_MAX];
-	const char *e = read_exe(pid, buf, sizeof(buf));
-	return e ? xstrdup(e) : NULL;
 }

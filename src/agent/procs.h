@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /* What a scan knows about one process. Strings are valid during the callback only. */
 struct proc_ident {
@@ -58,12 +58,5 @@ int procs_read_pidfile(const char *path, pid_t *out);
 bool procs_selector_match(const struct selector_conf *sel, const struct proc_ident *id,
 			  pid_t pidfile_pid);
 
-/*
- * Small reads for manifests, done once per process (never per sample): the
- * text of /proc/PID/NAME with NUL bytes and newlines as spaces, and the
- * target of /proc/PID/exe. malloc'd (caller frees), NULL when unreadable.
- */
-char *procs_read_text(pid_t pid, const char *name);
-char *procs_read_exe(pid_t pid);
 
 #endif

@@ -1,5 +1,5 @@
 /* rules: per-metric sample history and pure rule evaluation (Holmes' formula, trend, forecast). */
-#include "rules.h"
+#include "agent/rules.h"
 
 #include <limits.h>
 #include <math.h>
@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metric.h"
-#include "util.h"
+#include "lib/metric.h"
+#include "lib/util.h"
 
 /* The fit must explain the data this well before trend or forecast fire. */
 #define MIN_R2 0.8

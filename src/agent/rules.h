@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bundle.h"
-#include "config.h"
+#include "bundle/bundle.h"
+#include "config/config.h"
 
 /*
  * Nothing in this module reads a clock or a file: every time is passed in by

@@ -1,14 +1,14 @@
 /* tproc: the runtime state of one watched process (histories, rule states, handles). */
-#include "tproc.h"
+#include "agent/tproc.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "flightrec.h"
-#include "log.h"
-#include "util.h"
+#include "capture/native/flightrec.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #define GO_METRICS_MASK                                                                          \
 	(METRIC_BIT(M_GOROUTINES) | METRIC_BIT(M_HEAP_INUSE) | METRIC_BIT(M_HEAP_ALLOC) |        \
@@ -50,8 +50,8 @@ int tproc_new(const struct target_conf *t, const struct hound_config *c, const s
 	p->start_wall_ms = proc_handle_start_wall_ms(p->ph);
 	p->comm = dup_or_null(id->comm);
 	/* The scan reads cmdline and exe only when a selector needs them; manifests always do. */
-	p->cmdline = id->cmdline ? xstrdup(id->cmdline) : procs_read_text(id->pid, "cmdline");
-	p->exe = id->exe ? xstrdup(id->exe) : procs_read_exe(id->pid);
+	p->cmdline = id->cmdline ? xstrdup(id->cmdline) : util_read_proc_text(id->pid, "cmdline");
+	p->exe = id->exe ? xstrdup(id->exe) : util_read_proc_exe(id->pid);
 	p->cgroup = dup_or_null(proc_handle_cgroup(p->ph));
 	if (t->go_url && go_sampler_new(t->go_url, t->go_metrics, &p->go) < 0)
 		p->go = NULL;

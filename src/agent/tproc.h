@@ -7,11 +7,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
-#include "gometrics.h"
-#include "proc.h"
-#include "procs.h"
-#include "rules.h"
+#include "agent/gometrics.h"
+#include "agent/proc.h"
+#include "agent/procs.h"
+#include "agent/rules.h"
+#include "config/config.h"
 
 /*
  * One process of one target, identified by (pid, start_ticks). Owned by the

@@ -1,5 +1,5 @@
 /* workers: a small fixed pool of threads running queued tasks off the sampling thread. */
-#include "workers.h"
+#include "agent/workers.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 struct task {
 	worker_fn fn;

@@ -1,5 +1,5 @@
 /* api: the HTTP API server (libmicrohttpd): routing, authentication, body limits. */
-#include "api.h"
+#include "api/api.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,11 +14,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "api_int.h"
-#include "api_mhd.h"
-#include "log.h"
-#include "sha256.h"
-#include "util.h"
+#include "api/api_int.h"
+#include "api/api_mhd.h"
+#include "lib/log.h"
+#include "lib/sha256.h"
+#include "lib/util.h"
 
 /*
  * Threading: MHD runs a small pool of polling threads (epoll); sockets are
@@ -33,69 +33,6 @@
 
 /* libmicrohttpd, loaded by the first api_server_start (before any request can arrive). */
 static const struct api_mhd *mhd;
-
-static const int codes[API_CODES] = {200, 202, 400, 401, 403, 404, 405,
-				     409, 413, 429, 500, 503, 507, 0};
-
-int api_code_index(int status)
-{
-	for (int i = 0; i < API_CODES - 1; i++)
-		if (codes[i] == status)
-			return i;
-	return API_CODES - 1;
-}
-
-int api_code_at(int index)
-{
-	return codes[index];
-}
-
-const char *api_handler_path(enum api_handler h)
-{
-	static const char *const p[H_COUNT] = {"/healthz",     "/metrics",   "/v1/targets",
-					       "/v1/captures", "/v1/alerts", "other"};
-	return p[h];
-}
-
-void api_reply_json(struct api_reply *r, int status, struct json_writer *w)
-{
-	r->status = status;
-	r->body = json_take(w, &r->len);
-	r->content_type = "application/json";
-}
-
-void api_reply_error(struct api_reply *r, int status, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	struct json_writer w;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_init(&w, false);
-	json_obj_begin(&w);
-	json_kv_str(&w, "error", msg);
-	json_obj_end(&w);
-	free(r->body);
-	api_reply_json(r, status, &w);
-}
-
-bool api_bucket_take(struct api_bucket *b, int64_t now_ms, int *retry_s)
-{
-	if (now_ms > b->last_ms) {
-		b->tokens += (double)(now_ms - b->last_ms) * b->per_ms;
-		if (b->tokens > b->burst)
-			b->tokens = b->burst;
-		b->last_ms = now_ms;
-	}
-	if (b->tokens >= 1.0) {
-		b->tokens -= 1.0;
-		return true;
-	}
-	*retry_s = (int)((1.0 - b->tokens) / b->per_ms / 1000.0) + 1;
-	return false;
-}
 
 /* ---- per-request state ---- */
 
@@ -464,4 +401,23 @@ void api_server_stop(struct api_server *s)
 	free(s->listen);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
+}
+
+static int service_start(agent *a, const struct hound_config *cfg, void **state)
+{
+	struct api_server *s = NULL;
+	int rc = cfg->api.enabled ? api_server_start(a, &cfg->api, &s) : 0;
+	*state = s;
+	return rc;
+}
+
+static void service_stop(void *state)
+{
+	api_server_stop(state);
+}
+
+const struct agent_service *api_agent_service(void)
+{
+	static const struct agent_service svc = {"api", service_start, service_stop};
+	return &svc;
 }

@@ -2,8 +2,8 @@
 #ifndef HOUND_API_H
 #define HOUND_API_H
 
-#include "agent.h"
-#include "config.h"
+#include "agent/agent.h"
+#include "config/config.h"
 
 struct api_server;
 
@@ -11,5 +11,7 @@ struct api_server;
 int api_server_start(agent *a, const struct api_conf *conf, struct api_server **out);
 /* Stops accepting, finishes in-flight requests, frees. NULL is fine. */
 void api_server_stop(struct api_server *s);
+/* The API as a service of the agent: started when the config has an api: section. */
+const struct agent_service *api_agent_service(void);
 
 #endif

@@ -7,8 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent.h"
-#include "json.h"
+#include "agent/agent.h"
+#include "lib/json.h"
 
 #define API_BODY_MAX   (1024 * 1024)	  /* 413 above this */
 #define API_BODY_TOTAL (16 * 1024 * 1024) /* all request bodies in flight: 503 above */

@@ -1,5 +1,5 @@
 /* api_json: the API's JSON input (jansson): capture requests and Alertmanager webhooks. */
-#include "api_json.h"
+#include "api/api_json.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metric.h"
-#include "sha256.h"
-#include "units.h"
-#include "util.h"
+#include "lib/metric.h"
+#include "lib/sha256.h"
+#include "lib/units.h"
+#include "lib/util.h"
 
 __attribute__((format(printf, 3, 4))) static int bad(char *err, size_t errlen, const char *fmt, ...)
 {

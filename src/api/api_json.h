@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "config.h"
+#include "config/config.h"
 
 /*
  * The parsers are pure (no I/O, no clock) and never trust their input: any

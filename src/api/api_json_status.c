@@ -1,13 +1,13 @@
 /* api_json_status: renders `hound status` from the API's JSON (part of the jansson module). */
-#include "api_json.h"
+#include "api/api_json.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "metric.h"
-#include "units.h"
+#include "lib/metric.h"
+#include "lib/units.h"
 
 static const char *str(json_t *o, const char *k)
 {

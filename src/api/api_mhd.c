@@ -1,5 +1,5 @@
 /* api_mhd: libmicrohttpd's entry points, loaded with dlopen when the API starts. */
-#include "api_mhd.h"
+#include "api/api_mhd.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

@@ -1,14 +1,14 @@
 /* api_routes: the API's request handlers; each turns a request into agent_* calls and a reply. */
-#include "api_int.h"
+#include "api/api_int.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_json.h"
-#include "log.h"
-#include "util.h"
+#include "api/api_json.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #define MAX_IDS			  64
 #define DEFAULT_ALERT_COOLDOWN_MS (10 * 60 * 1000)

@@ -1,5 +1,5 @@
 /* bundle: one capture's directory (ID.tmp -> ID) and its manifest.json. */
-#include "bundle.h"
+#include "bundle/bundle.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "sha256.h"
-#include "util.h"
+#include "lib/json.h"
+#include "lib/sha256.h"
+#include "lib/util.h"
 
 struct bundle_file {
 	char *name, *kind, *format;

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "config.h"
-#include "metric.h"
+#include "config/config.h"
+#include "lib/metric.h"
 
 enum trigger_kind { TRIGGER_RULE, TRIGGER_API, TRIGGER_ALERT, TRIGGER_MANUAL };
 

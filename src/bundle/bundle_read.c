@@ -1,5 +1,5 @@
 /* bundle_read: the few fields of a written bundle's manifest.json that listings need. */
-#include "bundle_read.h"
+#include "bundle/bundle_read.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 /* Manifests are small; a bigger file is not one hound wrote. */
 #define MANIFEST_MAX_BYTES (4u << 20)

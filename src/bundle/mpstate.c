@@ -1,5 +1,5 @@
 /* mpstate: the on-disk state of one multipart upload (see mpstate.h). */
-#include "mpstate.h"
+#include "bundle/mpstate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 #define MAGIC "hound-multipart 1"
 #define MAX_PARTS 10000 /* S3's limit */

@@ -1,5 +1,5 @@
 /* s3: uploads files to an S3-compatible object store (SigV4, single PUT or multipart). */
-#include "s3.h"
+#include "bundle/s3.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,11 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http_client.h"
-#include "log.h"
-#include "mpstate.h"
-#include "sha256.h"
-#include "util.h"
+#include "bundle/mpstate.h"
+#include "lib/http_client.h"
+#include "lib/log.h"
+#include "lib/sha256.h"
+#include "lib/util.h"
 
 #define MIN_PART (5ull << 20)       /* S3's smallest non-final part */
 #define MAX_PARTS 10000u            /* S3's largest part count */

@@ -1,5 +1,5 @@
 /* spool: the output directory as the upload queue, with per-bundle upload state on disk. */
-#include "spool.h"
+#include "bundle/spool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "log.h"
-#include "util.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #define STATE_MAX (1u << 20) /* a .upload file lists a few dozen names */
 

@@ -1,5 +1,5 @@
 /* uploader: a thread that drains the spool into the object store, retrying forever. */
-#include "uploader.h"
+#include "bundle/uploader.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -13,11 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "log.h"
-#include "s3.h"
-#include "spool.h"
-#include "util.h"
+#include "bundle/s3.h"
+#include "bundle/spool.h"
+#include "config/config.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #define BACKOFF_BASE_MS 500
 #define BACKOFF_CAP_MS 30000

@@ -1,5 +1,5 @@
 /* capture: capture jobs and the dispatch from a capture kind to its module. */
-#include "capture.h"
+#include "capture/capture.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -8,15 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmdcapture.h"
-#include "flightrec.h"
-#include "gocapture.h"
-#include "heapnative.h"
-#include "log.h"
-#include "perf.h"
-#include "procs.h"
-#include "stacks.h"
-#include "util.h"
+#include "capture/cmdcapture.h"
+#include "capture/go/gocapture.h"
+#include "capture/native/flightrec.h"
+#include "capture/native/heapnative.h"
+#include "capture/native/perf.h"
+#include "capture/native/stacks.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 /* Picks the module for a kind on this kind of target; NULL when none applies. */
 static capture_fn pick(enum capture_kind k, bool go)
@@ -173,7 +172,7 @@ void capture_job_free(struct capture_job *job)
 
 int capture_job_read_process(struct capture_job *job, pid_t pid)
 {
-	char *stat = procs_read_text(pid, "stat");
+	char *stat = util_read_proc_text(pid, "stat");
 	if (!stat)
 		return -ESRCH;
 	job->proc.pid = pid;
@@ -193,13 +192,13 @@ int capture_job_read_process(struct capture_job *job, pid_t pid)
 	}
 	free(stat);
 	replace(&job->proc.comm, NULL);
-	job->proc.comm = procs_read_text(pid, "comm");
+	job->proc.comm = util_read_proc_text(pid, "comm");
 	free((char *)job->proc.cmdline);
-	job->proc.cmdline = procs_read_text(pid, "cmdline");
+	job->proc.cmdline = util_read_proc_text(pid, "cmdline");
 	free((char *)job->proc.cgroup);
-	job->proc.cgroup = procs_read_text(pid, "cgroup");
+	job->proc.cgroup = util_read_proc_text(pid, "cgroup");
 	free((char *)job->proc.exe);
-	job->proc.exe = procs_read_exe(pid);
+	job->proc.exe = util_read_proc_exe(pid);
 	return 0;
 }
 

@@ -1,4 +1,4 @@
-/* capture: the contract between the capture worker and each capture kind. */
+/* capture: capture jobs, and the dispatch from a capture kind to its module. */
 #ifndef HOUND_CAPTURE_H
 #define HOUND_CAPTURE_H
 
@@ -7,30 +7,9 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "bundle.h"
-#include "config.h"
-
-/*
- * Everything a capture kind needs. The worker owns it; a kind writes its files
- * into bundle_dir(ctx->bundle) and registers them with bundle_add_file().
- */
-struct capture_ctx {
-	bundle *bundle;
-	pid_t pid;
-	const struct target_conf *target;  /* may be NULL for `hound capture` */
-	const char *target_name;           /* for log lines; may be NULL */
-	const char *go_url;                /* NULL for native targets */
-	const char *heap_baseline_dir;     /* per-process baseline dir, may be NULL */
-	volatile sig_atomic_t *stop;       /* set on shutdown: finish early */
-};
-
-/*
- * One capture kind's entry point: returns 0 on success, or a negative errno
- * with a human sentence in err ("ptrace(PTRACE_SEIZE, 1234): Operation not
- * permitted"). The worker records err in the manifest's errors and goes on.
- */
-typedef int (*capture_fn)(struct capture_ctx *ctx, const struct capture_item *item,
-			  char *err, size_t errlen);
+#include "bundle/bundle.h"
+#include "capture/kind.h"
+#include "config/config.h"
 
 /* Runs one item (dispatches on item->kind). Never aborts the bundle. */
 int capture_run_item(struct capture_ctx *ctx, const struct capture_item *item);

@@ -3,7 +3,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np */
 #endif
-#include "cmdcapture.h"
+#include "capture/cmdcapture.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bundle.h"
-#include "metric.h"
-#include "util.h"
+#include "bundle/bundle.h"
+#include "lib/metric.h"
+#include "lib/util.h"
 
 extern char **environ;
 

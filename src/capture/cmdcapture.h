@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 
-#include "capture.h"
-#include "config.h"
+#include "capture/kind.h"
+#include "config/config.h"
 
 /* Output kept per command; the rest is read and dropped, and the file says so. */
 #define CMDCAPTURE_MAX_OUTPUT (16u << 20)

@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capture.h"
-#include "cmd.h"
-#include "log.h"
-#include "units.h"
-#include "util.h"
+#include "capture/capture.h"
+#include "cli/cmd.h"
+#include "lib/log.h"
+#include "lib/units.h"
+#include "lib/util.h"
 
 static void capture_usage(FILE *out)
 {

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "config.h"
-#include "privs.h"
+#include "agent/privs.h"
+#include "cli/cmd.h"
+#include "config/config.h"
 
 static void check_usage(FILE *out)
 {

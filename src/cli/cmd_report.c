@@ -6,13 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "cpusummary.h"
-#include "gosummary.h"
-#include "stacksummary.h"
-#include "heapdiff.h"
-#include "metric.h"
-#include "util.h"
+#include "cli/cmd.h"
+#include "lib/heapdiff.h"
+#include "lib/metric.h"
+#include "lib/util.h"
+#include "report/cpusummary.h"
+#include "report/gosummary.h"
+#include "report/stacksummary.h"
 
 static void report_usage(FILE *out)
 {

@@ -3,12 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent.h"
-#include "cmd.h"
-#include "config.h"
-#include "log.h"
-#include "privs.h"
-#include "proc.h"
+#include "agent/agent.h"
+#include "agent/privs.h"
+#include "agent/proc.h"
+#include "api/api.h"
+#include "cli/cmd.h"
+#include "config/config.h"
+#include "lib/log.h"
 
 static void run_usage(FILE *out)
 {
@@ -100,6 +101,7 @@ int cmd_run(int argc, char **argv)
 		config_free(cfg);
 		return EXIT_RUNTIME;
 	}
+	agent_add_service(a, api_agent_service());
 	int rc = agent_run(a);
 	agent_free(a);
 	return rc;

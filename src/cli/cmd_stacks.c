@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "stacks.h"
+#include "capture/native/stacks.h"
+#include "cli/cmd.h"
 
 static void usage(FILE *out)
 {

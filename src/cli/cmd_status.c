@@ -5,11 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_json.h"
-#include "cmd.h"
-#include "config.h"
-#include "http_client.h"
-#include "util.h"
+#include "api/api_json.h"
+#include "cli/cmd.h"
+#include "config/config.h"
+#include "lib/http_client.h"
+#include "lib/util.h"
 
 #define DEFAULT_ADDR "127.0.0.1:9155"
 #define MAX_BODY     (16u * 1024 * 1024)

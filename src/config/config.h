@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "metric.h"
+#include "lib/metric.h"
 
 /* Where a value came from, for messages at 3 a.m. */
 struct src_pos {

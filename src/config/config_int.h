@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <yaml.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define CFG_MAX_ERRORS 100
 /* Aliases can make a small document expand without bound: cap the nodes we visit. */

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "units.h"
+#include "config/config.h"
+#include "lib/units.h"
 
 #define REDACTED "<redacted>"
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_int.h"
-#include "units.h"
-#include "util.h"
+#include "config/config_int.h"
+#include "lib/units.h"
+#include "lib/util.h"
 
 static void bad_at(struct cfg *x, const char *key, yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

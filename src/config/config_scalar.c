@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_int.h"
-#include "units.h"
-#include "util.h"
+#include "config/config_int.h"
+#include "lib/units.h"
+#include "lib/util.h"
 
 static bool var_name_ok(const char *s, size_t n)
 {

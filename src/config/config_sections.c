@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config_int.h"
-#include "util.h"
+#include "config/config_int.h"
+#include "lib/util.h"
 
 #define TOKEN_MAX (64u << 10)
 

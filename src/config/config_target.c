@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_int.h"
-#include "units.h"
-#include "util.h"
+#include "config/config_int.h"
+#include "lib/units.h"
+#include "lib/util.h"
 
 static void bad(struct cfg *x, const char *key, yaml_node_t *n, const char *msg)
 {
@@ -272,4 +272,12 @@ void cfg_targets(struct cfg *x, yaml_node_t *n)
 		cfg_pop(x, m);
 	}
 	cfg_pop(x, mark);
+}
+
+const struct target_conf *config_find_target(const struct hound_config *c, const char *name)
+{
+	for (size_t i = 0; c && name && i < c->ntargets; i++)
+		if (c->targets[i].name && strcmp(c->targets[i].name, name) == 0)
+			return &c->targets[i];
+	return NULL;
 }

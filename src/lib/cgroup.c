@@ -1,5 +1,5 @@
 /* cgroup: a process's memory limit, CPU quota and PSI files under v1, v2 or hybrid cgroups. */
-#include "cgroup.h"
+#include "lib/cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "procfs.h"
-#include "util.h"
+#include "lib/procfs.h"
+#include "lib/util.h"
 
 #define FD_UNOPENED (-1)
 #define FD_ABSENT   (-2) /* tried once, the file does not exist: do not retry */

@@ -1,11 +1,11 @@
 /* groups: counting equal strings and printing the largest groups (for the report's summaries). */
-#include "groups.h"
+#include "lib/groups.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 static int cmp_str(const void *a, const void *b)
 {

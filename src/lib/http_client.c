@@ -1,5 +1,5 @@
 /* http_client: the one place hound speaks HTTP (libcurl), for Go endpoints and S3. */
-#include "http_client.h"
+#include "lib/http_client.h"
 
 #include <curl/curl.h>
 #include <dlfcn.h>
@@ -13,8 +13,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "util.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 /* A buffered response (resp_fd < 0) is capped here when the caller gives no max_body. */
 #define HTTP_DEFAULT_BUF_CAP (64u << 20)

@@ -1,12 +1,12 @@
 /* json: a streaming JSON writer into a growable buffer (output only). */
-#include "json.h"
+#include "lib/json.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 void json_init(struct json_writer *w, bool pretty)
 {

@@ -1,5 +1,5 @@
 /* log: structured log lines (logfmt or JSON) on stderr. */
-#include "log.h"
+#include "lib/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 static enum log_format log_fmt = LOG_FMT_LOGFMT;
 static enum log_level log_min = LOG_INFO;

@@ -1,11 +1,11 @@
 /* metric: the names, units and sources of every metric hound samples. */
-#include "metric.h"
+#include "lib/metric.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 static const struct metric_info metrics[M_COUNT] = {
 	[M_CPU] = {"cpu", UNIT_PERCENT, false, false},

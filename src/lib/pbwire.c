@@ -1,5 +1,5 @@
 /* pbwire: a bounds-checked reader of the protobuf wire format (see pbwire.h). */
-#include "pbwire.h"
+#include "lib/pbwire.h"
 
 #include <errno.h>
 #include <stddef.h>

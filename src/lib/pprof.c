@@ -1,5 +1,5 @@
 /* pprof: builds profile.proto messages, gzipped, as `go tool pprof` reads them. */
-#include "pprof.h"
+#include "lib/pprof.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 #include <zlib.h>
 
-#include "util.h"
+#include "lib/util.h"
 
 /* Field numbers from github.com/google/pprof proto/profile.proto. */
 enum {

@@ -16,9 +16,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "pbwire.h"
-#include "pprof_decode.h"
-#include "util.h"
+#include "lib/pbwire.h"
+#include "lib/pprof_decode.h"
+#include "lib/util.h"
 
 /* profile.proto field numbers */
 enum {

@@ -1,5 +1,5 @@
 /* procfs: pure parsers for /proc and cgroup files. */
-#include "procfs.h"
+#include "lib/procfs.h"
 
 #include <errno.h>
 #include <stdlib.h>

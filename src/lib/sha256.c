@@ -1,5 +1,5 @@
 /* sha256: SHA-256 (FIPS 180-4), streaming, for bundle manifests and S3 payload hashes. */
-#include "sha256.h"
+#include "lib/sha256.h"
 
 #include <errno.h>
 #include <stdio.h>

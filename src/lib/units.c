@@ -1,5 +1,5 @@
 /* units: pure parsers and formatters for sizes, durations, percentages, rates and slopes. */
-#include "units.h"
+#include "lib/units.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* util: allocation that aborts on exhaustion, clocks, and small file helpers. */
-#include "util.h"
+#include "lib/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -346,4 +346,31 @@ bool util_snprintf(char *buf, size_t len, const char *fmt, ...)
 	int n = vsnprintf(buf, len, fmt, ap);
 	va_end(ap);
 	return n >= 0 && (size_t)n < len;
+}
+
+char *util_read_proc_text(pid_t pid, const char *name)
+{
+	char path[64], *buf = NULL;
+	size_t len = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	if (util_read_file(path, &buf, &len, 64 * 1024) < 0)
+		return NULL;
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\0'))
+		buf[--len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if (buf[i] == '\0' || buf[i] == '\n')
+			buf[i] = ' ';
+	return buf;
+}
+
+char *util_read_proc_exe(pid_t pid)
+{
+	char path[64], buf[PATH_MAX];
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return xstrdup(buf);
 }

@@ -62,4 +62,12 @@ int util_err(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute
 /* snprintf that always terminates and reports truncation as false. */
 bool util_snprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * Small reads for manifests, done once per process (never per sample): the
+ * text of /proc/PID/NAME with NUL bytes and newlines as spaces, and the
+ * target of /proc/PID/exe. malloc'd (caller frees), NULL when unreadable.
+ */
+char *util_read_proc_text(pid_t pid, const char *name);
+char *util_read_proc_exe(pid_t pid);
+
 #endif

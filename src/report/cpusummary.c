@@ -1,5 +1,5 @@
 /* cpusummary: the busiest functions of a CPU profile (pprof), as `hound report` prints them. */
-#include "cpusummary.h"
+#include "report/cpusummary.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pprof_decode.h"
-#include "util.h"
+#include "lib/pprof_decode.h"
+#include "lib/util.h"
 
 struct fn_total {
 	uint32_t func;

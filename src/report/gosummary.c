@@ -2,14 +2,14 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "gosummary.h"
+#include "report/gosummary.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "groups.h"
-#include "util.h"
+#include "lib/groups.h"
+#include "lib/util.h"
 
 /* The function name of a frame line "pkg.fn(args)": up to the last '(' (names may hold parens). */
 static size_t func_len(const char *line, size_t n)

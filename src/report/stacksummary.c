@@ -2,15 +2,15 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "stacksummary.h"
+#include "report/stacksummary.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "groups.h"
-#include "util.h"
+#include "lib/groups.h"
+#include "lib/util.h"
 
 /* Modules whose frames say where a thread waits, not which code it runs. */
 static bool system_module(const char *m, size_t n)

@@ -14,12 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gocapture.h"
-#include "gometrics.h"
-#include "heapdiff.h"
-#include "http_client.h"
-#include "pprof_decode.h"
-#include "util.h"
+#include "agent/gometrics.h"
+#include "capture/go/gocapture.h"
+#include "lib/heapdiff.h"
+#include "lib/http_client.h"
+#include "lib/pprof_decode.h"
+#include "lib/util.h"
 
 static const char *app_frame(const struct pprof_profile *p, const struct pprof_sample *s)
 {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_json.h"
-#include "config.h"
+#include "api/api_json.h"
+#include "config/config.h"
 #include "tap.h"
 
 static int parse_cap(const char *s, struct api_capture_body *b, bool *bad_kind, char *err)

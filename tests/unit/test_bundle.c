@@ -8,10 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundle.h"
-#include "capture.h"
+#include "bundle/bundle.h"
+#include "capture/capture.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 static void write_text(const char *dir, const char *name, const char *text)
 {

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "cgroup.h"
+#include "lib/cgroup.h"
 #include "tap.h"
 
 #define CG TOP_SRCDIR "/tests/fixtures/cgroup/"

@@ -10,11 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bundle.h"
-#include "capture.h"
-#include "cmdcapture.h"
+#include "bundle/bundle.h"
+#include "capture/capture.h"
+#include "capture/cmdcapture.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 static char root[PATH_MAX];
 

@@ -5,12 +5,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "json.h"
-#include "log.h"
-#include "metric.h"
-#include "sha256.h"
+#include "lib/json.h"
+#include "lib/log.h"
+#include "lib/metric.h"
+#include "lib/sha256.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 static void hex_of(const char *s, size_t n, char hex[65])
 {

@@ -8,9 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "flightrec.h"
-#include "pprof_decode.h"
-#include "util.h"
+#include "capture/native/flightrec.h"
+#include "lib/pprof_decode.h"
+#include "lib/util.h"
 #include "tap.h"
 
 #define NOINLINE __attribute__((noinline, noclone))

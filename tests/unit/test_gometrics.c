@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gometrics.h"
+#include "agent/gometrics.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 #define FIX TOP_SRCDIR "/tests/fixtures/go/"
 

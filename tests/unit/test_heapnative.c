@@ -8,12 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "bundle.h"
-#include "capture.h"
-#include "heapnative.h"
-#include "smaps.h"
+#include "bundle/bundle.h"
+#include "capture/capture.h"
+#include "capture/native/heapnative.h"
+#include "capture/native/smaps.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 #define FIXTURES TOP_SRCDIR "/tests/fixtures/smaps/"
 

@@ -13,10 +13,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "http_client.h"
-#include "sha256.h"
+#include "lib/http_client.h"
+#include "lib/sha256.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 static pid_t server_pid;
 

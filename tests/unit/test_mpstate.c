@@ -5,9 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mpstate.h"
+#include "bundle/mpstate.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 static int parse(const char *text, struct mp_state *st)
 {

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "perf_ring.h"
+#include "capture/native/perf_ring.h"
 #include "tap.h"
 
 #define TYPE                                                                                       \

@@ -2,7 +2,7 @@
  * test_pprof: the protobuf encoder against hand-computed bytes, and written
  * profiles read back by `go tool pprof` (-raw and -top) and by pprof_decode.
  */
-#include "pprof.h"
+#include "lib/pprof.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pprof_decode.h"
+#include "lib/pprof_decode.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 static char tmpdir[] = "/tmp/test_pprof.XXXXXX";
 

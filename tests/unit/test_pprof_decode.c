@@ -7,10 +7,10 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "heapdiff.h"
-#include "pprof_decode.h"
+#include "lib/heapdiff.h"
+#include "lib/pprof_decode.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 #define FIX TOP_SRCDIR "/tests/fixtures/go/"
 

@@ -10,8 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "privs.h"
+#include "agent/privs.h"
+#include "config/config.h"
 #include "tap.h"
 
 #define PTRACE_BIT (UINT64_C(1) << CAP_SYS_PTRACE)

@@ -10,9 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proc.h"
+#include "agent/proc.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 #define ALL PROC_NATIVE_MASK
 #define BIG (64u << 20)

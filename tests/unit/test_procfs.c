@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "procfs.h"
+#include "lib/procfs.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 #define FIX TOP_SRCDIR "/tests/fixtures/proc/"
 

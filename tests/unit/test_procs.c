@@ -9,10 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "procfs.h"
-#include "procs.h"
+#include "agent/procs.h"
+#include "lib/procfs.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 struct kid {
 	pid_t pid;

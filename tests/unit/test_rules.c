@@ -2,8 +2,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "rules.h"
-#include "util.h"
+#include "agent/rules.h"
+#include "lib/util.h"
 #include "tap.h"
 
 #define MIB (1024.0 * 1024.0)

@@ -8,10 +8,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "s3.h"
-#include "spool.h"
+#include "bundle/s3.h"
+#include "bundle/spool.h"
+#include "lib/util.h"
 #include "tap.h"
-#include "util.h"
 
 static char root[256];
 

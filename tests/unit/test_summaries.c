@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gosummary.h"
-#include "stacksummary.h"
+#include "report/gosummary.h"
+#include "report/stacksummary.h"
 #include "tap.h"
 
 static const char dump[] =

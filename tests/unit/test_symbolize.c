@@ -1,5 +1,5 @@
 /* test_symbolize: /proc/PID/maps parsing, and symbolizing this very process. */
-#include "symbolize.h"
+#include "capture/native/symbolize.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "lib/units.h"
 #include "tap.h"
-#include "units.h"
 
 #define ARRAY(a) (sizeof(a) / sizeof((a)[0]))
 

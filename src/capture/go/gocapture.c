@@ -13,11 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "gocapture.h"
-#include "heapdiff.h"
-#include "http_client.h"
-#include "log.h"
-#include "util.h"
+#include "capture/go/gocapture.h"
+#include "lib/heapdiff.h"
+#include "lib/http_client.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 /*
  * Go publishes the in-use heap profile as of the last completed GC, which in

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "capture.h"
+#include "capture/kind.h"
 
 /* Per-file caps: a runaway endpoint cannot fill the spool. */
 #define GO_PROFILE_MAX_BYTES ((uint64_t)64 << 20)

@@ -1,5 +1,5 @@
 /* ehframe: reading an in-memory 64-bit ELF image as it is laid out in a file. */
-#include "ehframe.h"
+#include "capture/native/ehframe.h"
 
 #include <elf.h>
 #include <string.h>

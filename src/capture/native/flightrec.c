@@ -1,5 +1,5 @@
 /* flightrec: an always-on low-rate CPU profile of one process, kept in a bounded ring. */
-#include "flightrec.h"
+#include "capture/native/flightrec.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "perf_profile.h"
-#include "perf_sampler.h"
-#include "symbolize.h"
-#include "util.h"
+#include "capture/native/perf_profile.h"
+#include "capture/native/perf_sampler.h"
+#include "capture/native/symbolize.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #define MAX_FRAMES 64
 

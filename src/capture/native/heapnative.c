@@ -1,6 +1,6 @@
 /* heapnative: the `heap` capture of a native process (smaps now, and what grew since a baseline).
  */
-#include "heapnative.h"
+#include "capture/native/heapnative.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,9 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bundle.h"
-#include "smaps.h"
-#include "util.h"
+#include "bundle/bundle.h"
+#include "capture/native/smaps.h"
+#include "lib/util.h"
 
 #define COPY_CHUNK (64 * 1024)
 /* Rows in heap.diff.txt before "... N more". */

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "capture.h"
-#include "config.h"
+#include "capture/kind.h"
+#include "config/config.h"
 
 /* Largest smaps text parsed for heap.diff.txt (the copies themselves are not capped). */
 #define HEAPNATIVE_MAX_PARSE (64u << 20)

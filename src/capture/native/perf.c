@@ -1,5 +1,5 @@
 /* perf: native CPU profiles with perf_event_open (and a ptrace fallback). */
-#include "perf.h"
+#include "capture/native/perf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -11,11 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "perf_profile.h"
-#include "perf_sampler.h"
-#include "symbolize.h"
-#include "unwind.h"
-#include "util.h"
+#include "capture/native/perf_profile.h"
+#include "capture/native/perf_sampler.h"
+#include "capture/native/symbolize.h"
+#include "capture/native/unwind.h"
+#include "lib/util.h"
 
 #define DEFAULT_MS  10000
 #define CAPTURE_HZ  99.0

@@ -1,6 +1,6 @@
 /* perf_profile: aggregates sampled call chains, symbolizes them and writes pprof and folded stacks.
  */
-#include "perf_profile.h"
+#include "capture/native/perf_profile.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pprof.h"
-#include "util.h"
+#include "lib/pprof.h"
+#include "lib/util.h"
 
 /* One distinct program counter (a leaf pc and a return address are distinct). */
 struct pcinfo {

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "symbolize.h"
+#include "capture/native/symbolize.h"
 
 typedef struct perf_profile perf_profile;
 

@@ -1,5 +1,5 @@
 /* perf_ring: pure parsing of perf_event mmap ring buffers and their records. */
-#include "perf_ring.h"
+#include "capture/native/perf_ring.h"
 
 #include <errno.h>
 #include <linux/perf_event.h>

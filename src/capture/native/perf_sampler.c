@@ -1,5 +1,5 @@
 /* perf_sampler: per-thread perf_event_open sampling of one process, with call chains. */
-#include "perf_sampler.h"
+#include "capture/native/perf_sampler.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "perf_ring.h"
-#include "perf_unwind.h"
-#include "util.h"
+#include "capture/native/perf_ring.h"
+#include "capture/native/perf_unwind.h"
+#include "lib/util.h"
 
 #define SAMPLE_TYPE                                                                                \
 	(PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD |                \

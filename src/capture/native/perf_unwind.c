@@ -1,6 +1,6 @@
 /* perf_unwind: DWARF unwinding of perf_event user-stack copies with libunwind (as perf --call-graph
  * dwarf). */
-#include "perf_unwind.h"
+#include "capture/native/perf_unwind.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -13,10 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ehframe.h"
-#include "symbolize.h"
-#include "util.h"
-#include "vdso.h"
+#include "capture/native/ehframe.h"
+#include "capture/native/symbolize.h"
+#include "capture/native/vdso.h"
+#include "lib/util.h"
 
 /* Exported by libunwind-generic but not declared in its headers (perf uses it too). */
 extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as, unw_word_t ip,

@@ -1,6 +1,6 @@
 /* smaps: a pure parser of /proc/PID/smaps, totals per mapping name, and growth between two
  * snapshots. */
-#include "smaps.h"
+#include "capture/native/smaps.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metric.h"
-#include "util.h"
+#include "lib/metric.h"
+#include "lib/util.h"
 
 /* Longest line kept; longer ones (absurd paths) are cut, not rejected. */
 #define LINE_MAX_LEN 4352

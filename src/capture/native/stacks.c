@@ -1,5 +1,5 @@
 /* stacks: every thread's stack of a native process, as eu-stack style text and as pprof. */
-#include "stacks.h"
+#include "capture/native/stacks.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -8,11 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bundle.h"
-#include "pprof.h"
-#include "symbolize.h"
-#include "unwind.h"
-#include "util.h"
+#include "bundle/bundle.h"
+#include "capture/native/symbolize.h"
+#include "capture/native/unwind.h"
+#include "lib/pprof.h"
+#include "lib/util.h"
 
 static void print_frame(FILE *out, size_t i, const struct sym_frame *f)
 {

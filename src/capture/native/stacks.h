@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "capture.h"
+#include "capture/kind.h"
 
 /* What one dump measured. */
 struct stacks_stats {

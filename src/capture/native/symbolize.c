@@ -2,7 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "symbolize.h"
+#include "capture/native/symbolize.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +18,8 @@
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 
-#include "util.h"
-#include "vdso.h"
+#include "capture/native/vdso.h"
+#include "lib/util.h"
 
 #define MAX_LOADS 16
 

@@ -2,7 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "unwind.h"
+#include "capture/native/unwind.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,9 +22,9 @@
 
 #include <libunwind-ptrace.h>
 
-#include "ehframe.h"
-#include "util.h"
-#include "vdso.h"
+#include "capture/native/ehframe.h"
+#include "capture/native/vdso.h"
+#include "lib/util.h"
 
 /* How long one thread may take to reach its ptrace-stop (a thread in D state). */
 #define STOP_DEADLINE_NS (250 * 1000 * 1000LL)

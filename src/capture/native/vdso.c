@@ -2,7 +2,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "vdso.h"
+#include "capture/native/vdso.h"
 
 #include <elf.h>
 #include <inttypes.h>

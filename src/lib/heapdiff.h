@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "pprof_decode.h"
+#include "lib/pprof_decode.h"
 
 struct heapdiff_entry {
 	char *func;                          /* owned by the heapdiff */

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "heapdiff.h"
-#include "util.h"
+#include "lib/heapdiff.h"
+#include "lib/util.h"
 
 struct table {
 	struct heapdiff_entry *e;
