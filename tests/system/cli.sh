@@ -8,6 +8,9 @@ done
 check "--help lists the commands" bash -c "'$HOUND' --help | grep -q 'capture'"
 check "--version prints version and features" bash -c "'$HOUND' --version | grep -q '^hound [0-9]' && '$HOUND' --version | grep -q '^features:.*libunwind'"
 check "version subcommand" bash -c "'$HOUND' version | grep -q '^hound '"
+# Built without --sysconfdir (as here), hound reads the path the docs give.
+check "the default config is /etc/hound/hound.yaml whatever --prefix is" \
+	bash -c "env -u HOUND_CONFIG '$HOUND' --help | grep -q 'default config is /etc/hound/hound.yaml'"
 "$HOUND" frobnicate >/dev/null 2>&1
 check "unknown command exits 2" [ $? -eq 2 ]
 "$HOUND" captur >/dev/null 2>"$T/err"
