@@ -63,6 +63,9 @@ int capture_run_item(struct capture_ctx *ctx, const struct capture_item *item)
 		if (grc < 0)
 			bundle_add_error(ctx->bundle, "goroutines", "%s", gerr[0] ? gerr : strerror(-grc));
 	}
+	/* Go heaps too: LazyFree in smaps_rollup explains RSS the heap profile does not */
+	if (item->kind == K_HEAP && go && ctx->pid > 0)
+		heapnative_rollup(ctx);
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, sizeof(err), "%s", strerror(-rc));
