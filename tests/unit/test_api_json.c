@@ -67,7 +67,7 @@ static void test_capture_bad(void)
 	    {"{\"target\":\"a\",\"capture\":[\"bogus\"]}", "unknown capture kind 'bogus'", true},
 	    {"{\"target\":\"a\",\"capture\":[{\"bogus\":\"1s\"}]}", "unknown capture kind", true},
 	    {"{\"target\":\"a\",\"capture\":[\"heap\",\"heap\"]}", "listed twice", false},
-	    {"{\"target\":\"a\",\"capture\":[{\"heap\":\"1s\"}]}", "takes no duration", false},
+	    {"{\"target\":\"a\",\"capture\":[{\"stacks\":\"1s\"}]}", "takes no duration", false},
 	    {"{\"target\":\"a\",\"capture\":[{\"cpu\":\"1h\"}]}", "between 1s and 600s", false},
 	    {"{\"target\":\"a\",\"capture\":[{\"cpu\":\"fast\"}]}", "bad duration", false},
 	    {"{\"target\":\"a\",\"capture\":[{\"cpu\":10}]}", "duration string", false},
