@@ -172,6 +172,18 @@ PY
 check "rule: smaps.base.txt and smaps_rollup.txt in the bundle" \
 	test -s "$B/smaps.base.txt" -a -s "$B/smaps_rollup.txt"
 
+# RSS that is freed memory (MADV_FREE) is explained, not blamed.
+kill "$TPID"; wait "$TPID" 2>/dev/null
+start_leaky "$T/leaky" lazyfree && wait_for 5 grep -q FREED "$T/lazyfree.out"
+mkdir -p "$T/caps-lazy"
+dir=$("$HOUND" capture -p "$TPID" -k heap -d 1s -o "$T/caps-lazy" 2>"$T/lazy.err")
+check "lazyfree: capture exits 0" [ $? -eq 0 ]
+"$HOUND" report "$dir" >"$T/lazy.report" 2>&1
+check "lazyfree: the report says how much of RSS is LazyFree" \
+	grep -Eq "RSS [0-9]+ MiB, (6[0-4]) MiB of it LazyFree: freed pages the kernel reclaims under pressure, not live data" "$T/lazy.report"
+kill "$TPID"; wait "$TPID" 2>/dev/null
+start_leaky "$T/leaky" request || fail "kill: target started"
+
 # SIGKILL of hound in the middle of a fault profile leaves the target running.
 mkdir -p "$T/caps-kill"
 "$HOUND" capture -p "$TPID" -k heap -d 30s -o "$T/caps-kill" >/dev/null 2>&1 &

@@ -13,6 +13,8 @@
  *       arena    (arena_carve touches anonymous mmap'd arenas it never unmaps)
  *       threads  (four threads handle requests as in `request`)
  *       steady   (allocates and frees, never grows)
+ *       lazyfree (touches a 64 MiB anonymous mapping, frees it with MADV_FREE,
+ *                then is steady: RSS stays up, nothing is live)
  * Prints "READY" once running; SIGTERM ends it. Functions are noinline so
  * each is a real frame at -O2.
  */
@@ -180,6 +182,18 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 4; i++)
 			pthread_join(th[i], NULL);
 		return 0;
+	}
+	if (strcmp(mode, "lazyfree") == 0) {
+		size_t len = 64u << 20;
+		char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return 1;
+		touch(m, len);
+		if (madvise(m, len, MADV_FREE) < 0)
+			return 1;
+		mode = "steady";
+		printf("FREED\n");
+		fflush(stdout);
 	}
 	while (!done) {
 		if (strcmp(mode, "request") == 0) {
