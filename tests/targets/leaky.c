@@ -15,7 +15,9 @@
  *       steady   (allocates and frees, never grows)
  *       lazyfree (touches a 64 MiB anonymous mapping, frees it with MADV_FREE,
  *                then is steady: RSS stays up, nothing is live)
- * Prints "READY" once running; SIGTERM ends it. Functions are noinline so
+ * Prints "READY" once running; SIGUSR1 (and the exit) prints
+ * "STATS requests=N leaked=BYTES" (BYTES kept by leak_request_context);
+ * SIGTERM ends it. Functions are noinline so
  * each is a real frame at -O2.
  */
 #include <pthread.h>
@@ -29,7 +31,8 @@
 
 #define NOINLINE __attribute__((noinline))
 
-static volatile sig_atomic_t done;
+static volatile sig_atomic_t done, want_stats;
+static unsigned long requests, leaked;
 static size_t kib = 64;
 static long rate = 50;
 /* Leaked blocks stay reachable (a real leak usually is: a growing cache). */
@@ -41,6 +44,19 @@ static void on_term(int sig)
 {
 	(void)sig;
 	done = 1;
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	want_stats = 1;
+}
+
+static void stats(void)
+{
+	printf("STATS requests=%lu leaked=%lu\n", __atomic_load_n(&requests, __ATOMIC_RELAXED),
+	       __atomic_load_n(&leaked, __ATOMIC_RELAXED));
+	fflush(stdout);
 }
 
 static void keep(void *p)
@@ -66,6 +82,7 @@ NOINLINE static void leak_request_context(void)
 	if (ctx) {
 		touch(ctx, kib * 1024);
 		keep(ctx);
+		__atomic_fetch_add(&leaked, kib * 1024, __ATOMIC_RELAXED);
 	}
 }
 
@@ -174,6 +191,7 @@ int main(int argc, char **argv)
 	if (kib == 0 || rate <= 0)
 		return 2;
 	signal(SIGTERM, on_term);
+	signal(SIGUSR1, on_usr1);
 	printf("READY\n");
 	fflush(stdout);
 	if (strcmp(mode, "threads") == 0) {
@@ -210,7 +228,13 @@ int main(int argc, char **argv)
 		} else {
 			return 2;
 		}
+		requests++;
+		if (want_stats) {
+			want_stats = 0;
+			stats();
+		}
 		pace();
 	}
+	stats();
 	return 0;
 }

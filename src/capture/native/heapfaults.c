@@ -12,8 +12,15 @@
 #include "capture/native/symbolize.h"
 #include "lib/util.h"
 
-/* A fault burst (a new buffer touched page by page) is many samples at once. */
-#define RING_PAGES 512
+/*
+ * A fault burst (a new buffer touched page by page) is many samples at once:
+ * a 4 KiB stack copy (the culprit is a few frames above the fault) halves
+ * each record, a 1 MiB ring per thread and a 20 ms drain keep up with a few
+ * thousand faults a second on a busy machine. Lost records are counted.
+ */
+#define RING_PAGES  256
+#define STACK_BYTES 4096
+#define DRAIN_MS    20
 
 /* The last fault of one page: who made it resident most recently. */
 struct page_slot {
@@ -259,7 +266,10 @@ static int write_files(bundle *b, perf_profile *prof, int64_t wall_ms, int64_t d
 int heapfaults_capture(pid_t pid, int64_t dur_ms, volatile sig_atomic_t *stop, bundle *b,
 		       struct heapfaults_result *out, char *err, size_t errlen)
 {
-	struct perf_sampler_opts o = {.event = PERF_SAMPLER_FAULTS, .ring_pages = RING_PAGES};
+	struct perf_sampler_opts o = {.event = PERF_SAMPLER_FAULTS,
+				      .ring_pages = RING_PAGES,
+				      .stack_bytes = STACK_BYTES,
+				      .poll_ms = DRAIN_MS};
 	struct fault_state c = {0};
 	const struct perf_sampler_stats *st;
 	perf_sampler *s = NULL;
