@@ -2,8 +2,9 @@
 # Native heap benchmark: the page-fault profile of `hound capture -k heap`
 # against heaptrack (the peer) on tests/targets/leaky.c built -O2 without
 # frame pointers, in the same run:
-#  - attribution: the bytes charged to leak_request_context against the bytes
-#    the target itself counts as leaked in the same window (hound), and
+#  - attribution: the target leaks a known number of requests (SIGUSR2 starts
+#    the burst) while `hound capture -k heap` runs; the bytes charged to
+#    leak_request_context against the bytes the target counts as leaked; and
 #    heaptrack's "leaked ... from leak_request_context" against the target's
 #    count over its run;
 #  - cost on the target: its CPU time per request (from /proc/PID/schedstat)
@@ -46,7 +47,7 @@ start() {
 	if [ "${2:-}" = heaptrack ]; then
 		heaptrack -o "$S/ht" "$S/leaky" "$mode" 64 "$RATE" >"$S/t.out" 2>"$S/ht.err" &
 	else
-		"$S/leaky" "$mode" 64 "$RATE" >"$S/t.out" 2>&1 &
+		"$S/leaky" "$mode" 64 "$RATE" $((RATE * SECS / 4)) >"$S/t.out" 2>&1 &
 	fi
 	for i in $(seq 100); do
 		grep -q READY "$S/t.out" 2>/dev/null && break
@@ -74,29 +75,24 @@ stop() {
 }
 # window VARIANT MODE: one measured window; prints "ns_per_request hound_cpu_s attributed truth".
 window() {
-	local v=$1 mode=$2 a b dir cpu=0 attr=0 t0 t1 dur=0
+	local v=$1 mode=$2 a b dir cpu=0 attr=0
 	start "$mode" $([ "$v" = heaptrack ] && echo heaptrack)
-	t0=$(date +%s%N)
 	a=$(snap)
 	if [ "$v" = hound ]; then
 		mkdir -p "$S/caps"
 		dir=$(/usr/bin/time -f "%U %S" -o "$S/hound.time" "$HOUND" capture -p "$TP" -k heap -d "${SECS}s" -o "$S/caps")
 		cpu=$(awk '{print $1 + $2}' "$S/hound.time")
-		dur=$(sed -n 's/.*during a \([0-9.]*\) s page-fault profile.*/\1/p' "$dir/heap.diff.txt")
-		attr=$(awk '!/^#/ && / leak_request_context / {print $1, $2; exit}' "$dir/heap.diff.txt" |
-			python3 -c 'import sys
-t = sys.stdin.read().split()
-u = {"B": 1, "KiB": 1024, "MiB": 1 << 20, "GiB": 1 << 30}
-print(int(float(t[0]) * u[t[1]]) if t else 0)')
 	else
 		sleep "$SECS"
 	fi
 	b=$(snap)
-	t1=$(date +%s%N)
 	stop
+	if [ "$v" = heaptrack ]; then # heaptrack's figure against the target's count at exit
+		grep STATS "$S/t.out" | tail -1 | sed 's/.*leaked=//' >"$S/ht-$mode.truth"
+		mv "$S/ht.zst" "$S/ht-$mode.data.zst" 2>/dev/null || true
+	fi
 	set -- $a $b
-	# what leaked while the profile ran: the window's leak scaled to the profile's duration
-	echo "$(( ($6 - $3) / ($4 - $1) )) $cpu $attr $(python3 -c "print(int(($5 - $2) * ($dur * 1e9 / ($t1 - $t0) if $dur else 1)))")"
+	echo "$(( ($6 - $3) / ($4 - $1) )) $cpu"
 }
 
 : >"$S/rows"
@@ -107,12 +103,28 @@ for r in $(seq "$ROUNDS"); do
 			row="$row $(window "$v" "$mode")"
 		done
 	done
+	# attribution: a burst of known size inside the capture
+	start burst
+	mkdir -p "$S/caps"
+	"$HOUND" capture -p "$TP" -k heap -d "${SECS}s" -o "$S/caps" >"$S/dir" &
+	sleep 1
+	kill -USR2 "$TP"
+	wait $!
+	inside=$(grep -c "BURST DONE" "$S/t.out" || true)
+	truth=$(grep -A1 "BURST DONE" "$S/t.out" | grep STATS | tail -1 | sed 's/.*leaked=//')
+	attr=$(awk '!/^#/ && / leak_request_context / {print $1, $2; exit}' "$(cat "$S/dir")/heap.diff.txt" |
+		python3 -c 'import sys
+t = sys.stdin.read().split()
+u = {"B": 1, "KiB": 1024, "MiB": 1 << 20, "GiB": 1 << 30}
+print(int(float(t[0]) * u[t[1]]) if t else 0)')
+	stop
+	row="$row $attr ${truth:-0} $inside"
 	echo "$row" | tee -a "$S/rows" >&2
 done
 
 # heaptrack's own attribution, from its last leaking run (the target counts what it leaked).
-truth=$(grep STATS "$S/t.out" | tail -1 | sed 's/.*leaked=//')
-heaptrack_print -f "$S"/ht*.zst --print-leaks 1 >"$S/ht.txt" 2>/dev/null || true
+truth=$(cat "$S/ht-request.truth")
+heaptrack_print -f "$S/ht-request.data.zst" --print-leaks 1 >"$S/ht.txt" 2>/dev/null || true
 ht=$(awk '/leaked over .* calls from$/ {v=$1; getline; if ($1 == "leak_request_context") {print v; exit}}' "$S/ht.txt")
 
 python3 - "$S/rows" "$SECS" "$ROUNDS" "$RATE" "${ht:-0}" "${truth:-0}" <<'PY' >"$S/section.md"
@@ -122,8 +134,8 @@ secs, rounds, rate, ht, truth = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[
 def num(s):
     u = {"K": 1e3, "M": 1e6, "G": 1e9}
     return float(s[:-1]) * u[s[-1]] if s[-1] in u else float(s)
-# each window: ns/req, hound cpu s, attributed bytes, truth bytes; 6 windows per row
-def col(i, k): return [r[i * 4 + k] for r in rows]
+# six windows of (ns/req, hound cpu s), then attributed bytes, leaked bytes, burst done inside
+def col(i, k): return [r[i * 2 + k] for r in rows]
 med = lambda xs: statistics.median(xs)
 cpu = open("/proc/cpuinfo").read()
 model = next((l.split(":", 1)[1].strip() for l in cpu.splitlines() if l.startswith("model name")), "?")
@@ -144,15 +156,15 @@ for m, name in ((0, "steady (CPU per request)"), (1, "leaking (CPU per request)"
     print("| %s | %.1f us | %.1f us (%+.0f%%) | %.1f us (%+.0f%%) |" % (
         name, base / 1e3, h / 1e3, (h / base - 1) * 100, t / 1e3, (t / base - 1) * 100))
 hcpu = med(col(4, 1))
-shares = [a / t for a, t in zip(col(4, 2), col(4, 3)) if t > 0]
+shares = [r[12] / r[13] for r in rows if r[13] > 0 and r[14] > 0]
 print("\nhound's own CPU for a %s s capture of the leaking target: %.2f s (median). "
-      "Leaked bytes charged to `leak_request_context`: hound %.1f%% of what the target leaked while the profile ran (the target's own count over the measured window, scaled to the profile's duration) "
+      "Leaked bytes charged to `leak_request_context` when the target leaks %s requests of 64 KiB inside a capture: hound %.1f%% of what the target counts "
       "(median over rounds: %s); heaptrack %s of %d bytes leaked over its run (%.1f%%). "
       "heaptrack also lists the 256 KiB blocks that are never touched, which take no RSS; the fault profile does not.\n"
-      % (secs, hcpu, med(shares) * 100, ", ".join("%.1f%%" % (s * 100) for s in shares), ht, truth,
+      % (secs, hcpu, int(rate) * int(secs) // 4, med(shares) * 100 if shares else 0, ", ".join("%.1f%%" % (s * 100) for s in shares), ht, truth,
          num(ht) / truth * 100 if truth and ht != "0" else 0))
-print("Raw rounds (per window: ns per request, hound CPU s, bytes hound charged to the culprit, bytes leaked in the window; "
-      "windows: steady none/hound/heaptrack, leaking none/hound/heaptrack):\n")
+print("Raw rounds (per window: ns per request, hound CPU s; windows: steady none/hound/heaptrack, leaking none/hound/heaptrack; "
+      "then bytes hound charged to the culprit, bytes the burst leaked, 1 when the burst ended inside the capture):\n")
 for l in open(sys.argv[1]):
     print("    " + " ".join(l.split()))
 print()

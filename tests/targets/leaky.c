@@ -2,7 +2,7 @@
  * leaky: a native service that leaks memory in one named function while
  * other code allocates and frees as much, for the native heap tests.
  *
- *   leaky MODE [KIB_PER_REQUEST] [REQUESTS_PER_SECOND]
+ *   leaky MODE [KIB_PER_REQUEST] [REQUESTS_PER_SECOND] [BURST_REQUESTS]
  *
  * MODE: request (each request: scratch_begin allocates and touches KIB,
  *                leak_request_context keeps KIB, touched, scratch_end frees
@@ -13,6 +13,9 @@
  *       arena    (arena_carve touches anonymous mmap'd arenas it never unmaps)
  *       threads  (four threads handle requests as in `request`)
  *       steady   (allocates and frees, never grows)
+ *       burst    (steady until SIGUSR2, then BURST_REQUESTS requests as in
+ *                `request` without the untouched block, then steady again;
+ *                prints "BURST DONE" and the stats: a known leak in a window)
  *       lazyfree (touches a 64 MiB anonymous mapping, frees it with MADV_FREE,
  *                then is steady: RSS stays up, nothing is live)
  * Prints "READY" once running; SIGUSR1 (and the exit) prints
@@ -31,7 +34,7 @@
 
 #define NOINLINE __attribute__((noinline))
 
-static volatile sig_atomic_t done, want_stats;
+static volatile sig_atomic_t done, want_stats, burst_go;
 static unsigned long requests, leaked;
 static size_t kib = 64;
 static long rate = 50;
@@ -44,6 +47,12 @@ static void on_term(int sig)
 {
 	(void)sig;
 	done = 1;
+}
+
+static void on_usr2(int sig)
+{
+	(void)sig;
+	burst_go = 1;
 }
 
 static void on_usr1(int sig)
@@ -182,6 +191,7 @@ static void *worker(void *arg)
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "request";
+	long burst_left = argc > 4 ? atol(argv[4]) : 0;
 	pthread_t th[4];
 
 	if (argc > 2)
@@ -192,6 +202,7 @@ int main(int argc, char **argv)
 		return 2;
 	signal(SIGTERM, on_term);
 	signal(SIGUSR1, on_usr1);
+	signal(SIGUSR2, on_usr2);
 	printf("READY\n");
 	fflush(stdout);
 	if (strcmp(mode, "threads") == 0) {
@@ -223,6 +234,18 @@ int main(int argc, char **argv)
 		} else if (strcmp(mode, "arena") == 0) {
 			arena_carve();
 			churn_scratch();
+		} else if (strcmp(mode, "burst") == 0) {
+			if (burst_go && burst_left > 0) {
+				char *s = scratch_begin();
+				leak_request_context();
+				scratch_end(s);
+				if (--burst_left == 0) {
+					printf("BURST DONE\n");
+					stats();
+				}
+			} else {
+				churn_scratch();
+			}
 		} else if (strcmp(mode, "steady") == 0) {
 			churn_scratch();
 		} else {

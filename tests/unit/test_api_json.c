@@ -45,6 +45,16 @@ static void test_capture_ok(void)
 	       "cpu plain");
 	is_int(b.capture.items[0].duration_ms, 10000, "cpu default 10s");
 	api_capture_body_fini(&b);
+
+	is_int(parse_cap("{\"target\":\"api\",\"capture\":[\"heap\",{\"cpu\":\"2s\"}]}", &b, NULL,
+			 err),
+	       0, "heap plain");
+	is_int(b.capture.items[0].duration_ms, 10000, "heap default 10s (the native fault profile)");
+	api_capture_body_fini(&b);
+	is_int(parse_cap("{\"target\":\"api\",\"capture\":[{\"heap\":\"3s\"}]}", &b, NULL, err), 0,
+	       "heap with a duration");
+	is_int(b.capture.items[0].duration_ms, 3000, "heap 3s");
+	api_capture_body_fini(&b);
 }
 
 static void test_capture_bad(void)
