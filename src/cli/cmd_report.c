@@ -127,8 +127,12 @@ int cmd_report(int argc, char **argv)
 	}
 
 	snprintf(path, sizeof(path), "%s/smaps_rollup.txt", dir);
-	if (access(path, R_OK) == 0 && memsummary_print_rollup(path, stdout) < 0)
-		printf("\nmemory: smaps_rollup.txt is not readable\n");
+	if (access(path, R_OK) == 0) {
+		char vars[PATH_MAX];
+		snprintf(vars, sizeof(vars), "%s/vars.json", dir);
+		if (memsummary_print_rollup(path, access(vars, R_OK) == 0 ? vars : NULL, stdout) < 0)
+			printf("\nmemory: smaps_rollup.txt is not readable\n");
+	}
 	snprintf(path, sizeof(path), "%s/heap.diff.txt", dir);
 	if (access(path, R_OK) == 0) {
 		/* native: code first (who touched the memory still held), then the mappings */

@@ -70,19 +70,50 @@ int memsummary_lazyfree_line(const struct memsummary_rollup *r, char *buf, size_
 	return 1;
 }
 
-int memsummary_print_rollup(const char *path, FILE *out)
+int64_t memsummary_heap_released(const char *buf, size_t len)
+{
+	static const char key[] = "\"HeapReleased\":";
+	const char *p = buf, *end = buf + len;
+
+	while ((p = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)) != NULL) {
+		char num[32];
+		size_t n = 0;
+
+		p += sizeof(key) - 1;
+		while (p < end && *p == ' ')
+			p++;
+		while (p < end && *p >= '0' && *p <= '9' && n < sizeof(num) - 1)
+			num[n++] = *p++;
+		num[n] = 0;
+		if (n)
+			return (int64_t)strtoll(num, NULL, 10);
+	}
+	return -1;
+}
+
+int memsummary_print_rollup(const char *path, const char *vars_path, FILE *out)
 {
 	struct memsummary_rollup r;
 	char *buf, line[256];
 	size_t len;
+	int64_t released = -1;
 	int rc = util_read_file(path, &buf, &len, ROLLUP_MAX);
 
 	if (rc < 0)
 		return rc;
 	rc = memsummary_parse_rollup(buf, len, &r);
 	free(buf);
-	if (rc == 0 && memsummary_lazyfree_line(&r, line, sizeof(line)))
-		fprintf(out, "\nmemory (smaps_rollup.txt):\n  %s\n", line);
+	if (vars_path && util_read_file(vars_path, &buf, &len, 4u << 20) == 0) {
+		released = memsummary_heap_released(buf, len);
+		free(buf);
+	}
+	if (rc == 0 && memsummary_lazyfree_line(&r, line, sizeof(line))) {
+		fprintf(out, "\nmemory (smaps_rollup.txt):\n  %s", line);
+		if (released >= 0)
+			fprintf(out, "; the Go runtime reports %.0f MiB HeapReleased (vars.json)",
+				(double)released / (1024.0 * 1024.0));
+		fputc('\n', out);
+	}
 	return rc;
 }
 

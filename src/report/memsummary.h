@@ -22,8 +22,16 @@ int memsummary_parse_rollup(const char *buf, size_t len, struct memsummary_rollu
  */
 int memsummary_lazyfree_line(const struct memsummary_rollup *r, char *buf, size_t len);
 
-/* Reads smaps_rollup.txt and prints a titled section with the line when there is one. 0 or -errno. */
-int memsummary_print_rollup(const char *path, FILE *out);
+/* memstats.HeapReleased from a Go /debug/vars text, -1 when absent. Pure. */
+int64_t memsummary_heap_released(const char *buf, size_t len);
+
+/*
+ * Reads smaps_rollup.txt and prints a titled section with the line when
+ * there is one; with vars_path (a Go target's vars.json, NULL ok) the line
+ * also gives the runtime's HeapReleased, the Go side of the same memory.
+ * 0 or -errno.
+ */
+int memsummary_print_rollup(const char *path, const char *vars_path, FILE *out);
 
 /*
  * Prints the lines of a text file from the first line that starts with

@@ -41,5 +41,6 @@ check "its first data line is the code behind the burst" \
 "$HOUND" report "$B" >"$T/report.txt" 2>&1
 check "the report explains RSS as LazyFree" \
 	grep -Eq "RSS [0-9]+ MiB, [0-9]+ MiB of it LazyFree: freed pages the kernel reclaims under pressure, not live data" "$T/report.txt"
+check "the report gives the runtime's HeapReleased too" grep -Eq "the Go runtime reports [0-9]+ MiB HeapReleased" "$T/report.txt"
 check "the report names the burst's code" grep -q "main.loadReportBurst" "$T/report.txt"
 done_testing

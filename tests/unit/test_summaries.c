@@ -142,6 +142,11 @@ static void test_rollup(void)
 	is_int(memsummary_parse_rollup(live, sizeof(live) - 1, &r), 0, "second rollup parses");
 	is_int(memsummary_lazyfree_line(&r, line, sizeof(line)), 0, "1%% LazyFree says nothing");
 	is_int(memsummary_parse_rollup("Pss: 1 kB\n", 10, &r), -EINVAL, "no Rss: -EINVAL");
+	static const char vars[] = "{\"cmdline\": [\"x\"],\n\"memstats\": {\"HeapSys\": 5, "
+				   "\"HeapReleased\": 419430400, \"HeapInuse\": 1}}";
+	ok(memsummary_heap_released(vars, sizeof(vars) - 1) == 419430400,
+	   "HeapReleased read from /debug/vars");
+	ok(memsummary_heap_released("{}", 2) == -1, "no HeapReleased: -1");
 }
 
 int main(void)
