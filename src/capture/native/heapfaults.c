@@ -1,6 +1,7 @@
 /* heapfaults: which code makes a native process's memory resident (a page-fault profile). */
 #include "capture/native/heapfaults.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,12 +16,43 @@
 /*
  * A fault burst (a new buffer touched page by page) is many samples at once:
  * a 4 KiB stack copy (the culprit is a few frames above the fault) halves
- * each record, a 1 MiB ring per thread and a 20 ms drain keep up with a few
+ * each record, a 1 MiB ring per thread (less past 32 threads: 32 MiB of
+ * locked ring memory in all) and a 20 ms drain keep up with a few
  * thousand faults a second on a busy machine. Lost records are counted.
  */
 #define RING_PAGES  256
 #define STACK_BYTES 4096
 #define DRAIN_MS    20
+/* Kernel ring memory is locked: a process with many threads gets smaller rings. */
+#define RING_BUDGET (32u << 20)
+#define RING_MIN    16
+
+/* Ring pages per thread for a process with n threads, within RING_BUDGET. Pure. */
+static size_t ring_pages_for(size_t n)
+{
+	size_t pages = RING_PAGES;
+
+	while (pages > RING_MIN && n * pages * 4096 > RING_BUDGET)
+		pages /= 2;
+	return pages;
+}
+
+static size_t count_threads(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 1;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n ? n : 1;
+}
 
 /* The last fault of one page: who made it resident most recently. */
 struct page_slot {
@@ -279,6 +311,7 @@ int heapfaults_capture(pid_t pid, int64_t dur_ms, volatile sig_atomic_t *stop, b
 
 	memset(out, 0, sizeof(*out));
 	c.page = sysconf(_SC_PAGESIZE);
+	o.ring_pages = ring_pages_for(count_threads(pid));
 	rc = perf_sampler_open(pid, &o, &s, err, errlen);
 	if (rc < 0)
 		return rc;
