@@ -116,6 +116,19 @@ else
 	skip "setpriv (util-linux) is missing"
 fi
 
+# perf_event_open refused (a seccomp profile, a locked-down kernel): the heap
+# capture still succeeds with smaps, and the manifest says why there are no faults.
+cc -O2 -o "$T/noperf" "$TOP_SRCDIR/tests/targets/noperf.c" || fail "build noperf"
+start_leaky "$T/leaky" request || fail "noperf: target started"
+mkdir -p "$T/caps-noperf"
+dir=$("$T/noperf" "$HOUND" capture -p "$TPID" -k heap -d 1s -o "$T/caps-noperf" 2>"$T/noperf.err")
+check "perf refused: capture exits 0" [ $? -eq 0 ]
+check "perf refused: smaps.txt, no faults.pb.gz" test -s "$dir/smaps.txt" -a ! -e "$dir/faults.pb.gz"
+check "perf refused: errors name perf_event_open, the pid and the reason" \
+	test "$(json_get "$dir/manifest.json" 'j["errors"]["heap.faults"]')" = "perf_event_open(pid $TPID): Permission denied"
+check "perf refused: a note names the capability" grep -q "needs CAP_PERFMON" "$dir/manifest.json"
+kill "$TPID"; wait "$TPID" 2>/dev/null
+
 # A target in its own mount namespace: its binary exists only there.
 mkdir -p "$T/ns"
 if unshare -m true 2>/dev/null; then
