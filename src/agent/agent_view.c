@@ -131,6 +131,8 @@ static void write_proc(struct json_writer *w, const struct target_conf *t, const
 	json_kv_bool(w, "capturing", p->capturing);
 	if (t->go_url)
 		json_kv_str(w, "go_error", p->go_error);
+	if (p->locks_error)
+		json_kv_str(w, "locks_error", p->locks_error);
 	json_key(w, "metrics");
 	json_obj_begin(w);
 	for (int m = 0; m < M_COUNT; m++) {

@@ -52,6 +52,10 @@ static unsigned kind_bits(enum capture_kind k, bool go)
 		return go ? 0 : PRIV_PERFMON | PRIV_PTRACE;
 	case K_HEAP:
 		return go ? 0 : PRIV_PTRACE; /* /proc/PID/smaps: PTRACE_MODE_READ */
+	case K_LOCKS:
+		return PRIV_PTRACE; /* /proc/PID/task/TID/syscall and /proc/PID/mem */
+	case K_FDS:
+		return PRIV_DAC_READ_SEARCH; /* /proc/PID/fd of another user's process */
 	case K_COMMAND:
 		/* A command capture inspects the target (jcmd, gdb, ls /proc/PID/fd):
 		 * a root child inherits the bounding set, so keep what it will need. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "capture/native/flightrec.h"
+#include "capture/native/lockgraph.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -14,6 +15,7 @@
 	(METRIC_BIT(M_GOROUTINES) | METRIC_BIT(M_HEAP_INUSE) | METRIC_BIT(M_HEAP_ALLOC) |        \
 	 METRIC_BIT(M_HEAP_RELEASED) | METRIC_BIT(M_GC_PAUSE) | METRIC_BIT(M_GC_CPU) |           \
 	 METRIC_BIT(M_SERIES))
+#define LOCK_METRICS_MASK (METRIC_BIT(M_DEADLOCKED) | METRIC_BIT(M_LOCK_WAIT))
 
 /* The longest look-back any rule needs on a metric (trend window or forecast horizon). */
 static int64_t trend_window(const struct target_conf *t, enum metric_id m)
@@ -85,6 +87,8 @@ void tproc_free(struct tproc *p)
 	if (p->go)
 		go_sampler_free(p->go);
 	flightrec_free(p->flight);
+	lockgraph_free(p->locks);
+	free(p->locks_error);
 	for (int m = 0; m < M_COUNT; m++)
 		if (p->hist_mask & METRIC_BIT(m))
 			hist_fini(p->hist[m]);
@@ -101,14 +105,54 @@ void tproc_free(struct tproc *p)
 	free(p);
 }
 
+/* deadlocked and lock_wait from the lock graph; an error is logged once and leaves them unset. */
+static void sample_locks(struct tproc *p, const struct target_conf *t, uint64_t need,
+			 int64_t mono_ms, struct proc_sample *s)
+{
+	char err[256] = "";
+	int rc = p->locks ? 0 : lockgraph_open(p->pid, &p->locks);
+
+	if (rc < 0)
+		snprintf(err, sizeof(err), "opening /proc/%d/task: %s", (int)p->pid, strerror(-rc));
+	else
+		rc = lockgraph_scan(p->locks, mono_ms, err, sizeof(err));
+	if (rc < 0) {
+		if (rc == -ESRCH)
+			return; /* the exit is seen by the next stat read */
+		if (!p->locks_error || strcmp(err, p->locks_error) != 0) {
+			log_warn("lock graph failed", "target=%s pid=%d error=%s", t->name,
+				 (int)p->pid, err);
+			free(p->locks_error);
+			p->locks_error = xstrdup(err);
+		}
+		return;
+	}
+	if (p->locks_error) {
+		log_info("lock graph recovered", "target=%s pid=%d", t->name, (int)p->pid);
+		free(p->locks_error);
+		p->locks_error = NULL;
+	}
+	if (need & METRIC_BIT(M_DEADLOCKED)) {
+		s->v[M_DEADLOCKED] = (double)lockgraph_deadlocked(p->locks);
+		s->valid |= METRIC_BIT(M_DEADLOCKED);
+	}
+	if (need & METRIC_BIT(M_LOCK_WAIT)) {
+		s->v[M_LOCK_WAIT] = (double)lockgraph_longest_wait_ms(p->locks, mono_ms) / 1000.0;
+		s->valid |= METRIC_BIT(M_LOCK_WAIT);
+	}
+}
+
 int tproc_sample(struct tproc *p, const struct target_conf *t, host_sampler *host, int64_t mono_ms,
 		 int64_t wall_ms, int64_t interval_ms)
 {
 	struct proc_sample s;
 	uint64_t need = t->metric_mask;
-	int rc = proc_handle_sample(p->ph, host, need & ~GO_METRICS_MASK, mono_ms, wall_ms, &s);
+	int rc = proc_handle_sample(p->ph, host, need & ~(GO_METRICS_MASK | LOCK_METRICS_MASK),
+				    mono_ms, wall_ms, &s);
 	if (rc < 0)
 		return rc;
+	if (need & LOCK_METRICS_MASK)
+		sample_locks(p, t, need, mono_ms, &s);
 	if (p->go && (need & GO_METRICS_MASK)) {
 		char err[256] = "";
 		if (go_sampler_sample(p->go, need & GO_METRICS_MASK, interval_ms, &s, err, sizeof(err)) < 0) {

@@ -26,6 +26,8 @@ struct tproc {
 	proc_handle *ph;
 	go_sampler *go;
 	struct flightrec *flight;    /* always-on low-rate CPU ring, or NULL */
+	struct lockgraph *locks;     /* opened when a rule uses deadlocked or lock_wait */
+	char *locks_error;           /* last lock graph error, NULL when fine (owned) */
 	char *go_error;              /* last Go endpoint error, NULL when fine (owned) */
 	struct metric_hist *hist[M_COUNT]; /* allocated for the metrics the rules use */
 	uint64_t hist_mask;          /* metrics with an initialised history */

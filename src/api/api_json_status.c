@@ -104,6 +104,8 @@ static void print_process(FILE *out, json_t *t, json_t *p)
 		flag(p, "capturing") ? "  [capturing]" : "");
 	if (str(p, "go_error"))
 		fprintf(out, "    go endpoint error: %s\n", str(p, "go_error"));
+	if (str(p, "locks_error"))
+		fprintf(out, "    lock graph error: %s\n", str(p, "locks_error"));
 	json_object_foreach(metrics, key, v)
 	{
 		if (json_is_number(v))

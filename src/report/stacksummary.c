@@ -12,20 +12,6 @@
 #include "lib/groups.h"
 #include "lib/util.h"
 
-/* Modules whose frames say where a thread waits, not which code it runs. */
-static bool system_module(const char *m, size_t n)
-{
-	static const char *const sys[] = {"libc.so", "libpthread", "ld-linux", "[vdso]", "libstdc++"};
-	const char *base = m;
-	for (size_t i = 0; i < n; i++)
-		if (m[i] == '/')
-			base = m + i + 1;
-	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
-		if (strncmp(base, sys[i], strlen(sys[i])) == 0)
-			return true;
-	return false;
-}
-
 /*
  * Appends a frame line "#3  0x00007f... name - /path/module [(offset ...)]"
  * to the chain as its function name ("?@module" when unnamed), followed by
@@ -50,7 +36,7 @@ static void add_frame(struct util_buf *b, const char *line)
 		util_buf_add(b, "?@", 2);
 		util_buf_add(b, base, ml - (size_t)(base - mod));
 	}
-	if (dash && system_module(mod, ml))
+	if (dash && util_system_module(mod, ml))
 		util_buf_add(b, "\x1e", 1);
 }
 
