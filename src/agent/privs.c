@@ -129,6 +129,13 @@ static void each_need(const struct hound_config *cfg, need_fn fn, void *arg)
 			emit(fn, arg, "the fds metric", t->name, PRIV_DAC_READ_SEARCH, via);
 			break;
 		}
+		for (size_t ri = 0; ri < t->nrules; ri++) {
+			if (t->rules[ri].metric != M_DEADLOCKED && t->rules[ri].metric != M_LOCK_WAIT)
+				continue;
+			snprintf(via, sizeof(via), "rule %s", t->rules[ri].name);
+			emit(fn, arg, "the lock metrics", t->name, PRIV_PTRACE, via);
+			break;
+		}
 		if (t->flight_recorder.enabled && !go)
 			emit(fn, arg, "the flight recorder", t->name, PRIV_PERFMON | PRIV_PTRACE,
 			     "flight_recorder");
