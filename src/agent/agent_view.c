@@ -74,6 +74,12 @@ static void write_rule_conf(struct json_writer *w, const struct rule_conf *r, ui
 	json_obj_begin(w);
 	json_kv_str(w, "name", r->name);
 	json_kv_str(w, "metric", metric_info(r->metric)->name);
+	if (r->own.query)
+		json_kv_str(w, "series", r->own.query);
+	if (r->has_below)
+		json_kv_double(w, "below", r->below);
+	if (r->has_stalled)
+		json_kv_int(w, "stalled_ms", r->stalled_ms);
 	if (r->has_min)
 		json_kv_double(w, "min", r->min);
 	if (r->has_diff)
@@ -133,6 +139,8 @@ static void write_proc(struct json_writer *w, const struct target_conf *t, const
 		json_kv_str(w, "go_error", p->go_error);
 	if (p->locks_error)
 		json_kv_str(w, "locks_error", p->locks_error);
+	if (p->own_error)
+		json_kv_str(w, "series_error", p->own_error);
 	json_key(w, "metrics");
 	json_obj_begin(w);
 	for (int m = 0; m < M_COUNT; m++) {

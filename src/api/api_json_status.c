@@ -106,6 +106,8 @@ static void print_process(FILE *out, json_t *t, json_t *p)
 		fprintf(out, "    go endpoint error: %s\n", str(p, "go_error"));
 	if (str(p, "locks_error"))
 		fprintf(out, "    lock graph error: %s\n", str(p, "locks_error"));
+	if (str(p, "series_error"))
+		fprintf(out, "    target series error: %s\n", str(p, "series_error"));
 	json_object_foreach(metrics, key, v)
 	{
 		if (json_is_number(v))

@@ -27,6 +27,8 @@ static const struct metric_info metrics[M_COUNT] = {
 	[M_SERIES] = {"series", UNIT_COUNT, true, true},
 	[M_DEADLOCKED] = {"deadlocked", UNIT_COUNT, false, false},
 	[M_LOCK_WAIT] = {"lock_wait", UNIT_SECONDS, false, false},
+	[M_PROMETHEUS] = {"prometheus", UNIT_COUNT, false, false},
+	[M_EXPVAR] = {"expvar", UNIT_COUNT, false, false},
 };
 
 const struct metric_info *metric_info(enum metric_id id)
@@ -69,7 +71,11 @@ void metric_format(enum metric_id id, double v, char *buf, unsigned len)
 		snprintf(buf, len, "%.1f%%", v);
 		break;
 	case UNIT_COUNT:
-		snprintf(buf, len, "%.0f", v);
+		/* A target's own series may be a rate or a fraction: keep what is not whole. */
+		if (v == floor(v) || fabs(v) >= 1e6)
+			snprintf(buf, len, "%.0f", v);
+		else
+			snprintf(buf, len, "%.4g", v);
 		break;
 	case UNIT_MS_PER_S:
 		snprintf(buf, len, "%.1fms/s", v);

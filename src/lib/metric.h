@@ -25,6 +25,8 @@ enum metric_id {
 	M_SERIES,       /* count (Go metrics endpoint) */
 	M_DEADLOCKED,   /* threads in a lock wait-for cycle */
 	M_LOCK_WAIT,    /* seconds: the longest current wait on a held lock */
+	M_PROMETHEUS,   /* a series of the target's Prometheus endpoint (rule->own) */
+	M_EXPVAR,       /* a value of the target's expvar JSON (rule->own) */
 	M_COUNT
 };
 
