@@ -55,7 +55,8 @@ static unsigned kind_bits(enum capture_kind k, bool go)
 	case K_LOCKS:
 		return PRIV_PTRACE; /* /proc/PID/task/TID/syscall and /proc/PID/mem */
 	case K_FDS:
-		return PRIV_DAC_READ_SEARCH; /* /proc/PID/fd of another user's process */
+		/* /proc/PID/fd of another user's process: its mode, then PTRACE_MODE_READ */
+		return PRIV_DAC_READ_SEARCH | PRIV_PTRACE;
 	case K_COMMAND:
 		/* A command capture inspects the target (jcmd, gdb, ls /proc/PID/fd):
 		 * a root child inherits the bounding set, so keep what it will need. */

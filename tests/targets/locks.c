@@ -13,6 +13,7 @@
  *     hold [S]   holder keeps a mutex S seconds (default 4) while waiter
  *                blocks on it, then releases it; repeats with 1 s pauses
  *     idle [N]   N threads (default 1000) parked on a condition variable
+ *     crowd [N]  N threads (default 1000) blocked on one mutex main holds for good
  * Prints "ready" once the threads are in place (for deadlocks: once each
  * holds its first lock, so the second lock blocks for good).
  */
@@ -147,6 +148,14 @@ NOINLINE static void *joiner(void *arg)
 	return NULL;
 }
 
+NOINLINE static void *crowd_worker(void *arg)
+{
+	(void)arg;
+	ready_one();
+	pthread_mutex_lock(&m[2]); /* main holds it for good */
+	return NULL;
+}
+
 NOINLINE static void *holder(void *arg)
 {
 	long secs = (long)arg;
@@ -238,6 +247,20 @@ int main(int argc, char **argv)
 		pool(arg > 0 ? arg : 100, 1);
 	} else if (!strcmp(mode, "idle")) {
 		pool(arg > 0 ? arg : 1000, 0);
+	} else if (!strcmp(mode, "crowd")) {
+		long n = arg > 0 ? arg : 1000;
+		pthread_attr_t a;
+		pthread_attr_init(&a);
+		pthread_attr_setstacksize(&a, 64 * 1024);
+		pthread_mutex_lock(&m[2]);
+		for (long i = 0; i < n; i++) {
+			pthread_t x;
+			if (pthread_create(&x, &a, crowd_worker, NULL) != 0) {
+				perror("pthread_create");
+				return 1;
+			}
+		}
+		wait_ready((int)n);
 	} else if (!strcmp(mode, "hold")) {
 		start(&t[0], holder, (void *)(arg > 0 ? arg : 4), "holder");
 		wait_ready(1);
