@@ -314,12 +314,10 @@ static void add_waiter(lockgraph *g, pid_t tid, pid_t owner, uint64_t addr, int6
 	*w = (struct lock_waiter){.tid = tid, .owner = owner, .addr = addr, .since_ms = now,
 				  .run_ns = ss.run_ns, .slices = ss.slices};
 	/* The same wait as last scan, and the thread has not run since: it goes on. */
-	for (size_t i = 0; i < g->nprev; i++)
-		if (g->prev[i].tid == tid && g->prev[i].addr == addr &&
-		    g->prev[i].run_ns == w->run_ns && g->prev[i].slices == w->slices) {
-			w->since_ms = g->prev[i].since_ms;
-			break;
-		}
+	int k = find_waiter(g->prev, g->nprev, tid);
+	if (k >= 0 && g->prev[k].addr == addr && g->prev[k].run_ns == w->run_ns &&
+	    g->prev[k].slices == w->slices)
+		w->since_ms = g->prev[k].since_ms;
 }
 
 int lockgraph_scan(lockgraph *g, int64_t mono_ms, char *err, size_t errlen)
@@ -337,6 +335,7 @@ int lockgraph_scan(lockgraph *g, int64_t mono_ms, char *err, size_t errlen)
 	g->w = t;
 	g->nprev = g->n;
 	g->n = 0;
+	qsort(g->prev, g->nprev, sizeof(*g->prev), by_tid); /* for find_waiter */
 	g->deadlocked = 0;
 	for (size_t i = 0; i < g->ntids; i++) {
 		struct lock_syscall sc;
