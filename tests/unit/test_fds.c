@@ -47,6 +47,8 @@ static void net_lines(void)
 		is_int((long long)s.inode, (long long)cases[i].inode, "%s: inode", cases[i].desc);
 	}
 	struct fds_socket s;
+	ok(fds_parse_net_line("unix", "Num       RefCount Protocol Flags    Type St Inode Path", &s) < 0,
+	   "the unix header line is refused");
 	ok(fds_parse_net_line("tcp",
 			      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
 			      "retrnsmt   uid  timeout inode",

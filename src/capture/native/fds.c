@@ -139,12 +139,16 @@ static struct fds_socket *read_sockets(pid_t pid, size_t *n)
 		snprintf(path, sizeof(path), "/proc/%d/net/%s", (int)pid, tables[t]);
 		if (util_read_file(path, &buf, &len, 64u << 20) < 0)
 			continue;
-		for (char *line = strchr(buf, '\n'); line && line[1]; line = strchr(line + 1, '\n')) {
+		/* One line at a time (the header fails to parse): a unix line may end without a path. */
+		for (char *line = buf, *next; line && *line; line = next) {
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
 			if (*n == cap) {
 				cap = cap ? cap * 2 : 256;
 				s = xrealloc(s, cap * sizeof(*s));
 			}
-			if (fds_parse_net_line(tables[t], line + 1, &s[*n]) == 0)
+			if (fds_parse_net_line(tables[t], line, &s[*n]) == 0)
 				(*n)++;
 		}
 		free(buf);
