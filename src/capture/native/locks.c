@@ -23,11 +23,11 @@ struct who {
 	char func[160];
 };
 
-/* "fn" or "module+0xOFFSET" for a frame outside any known function. */
+/* "fn", "module+0xSTART" for a stripped function, "module+0xOFFSET" outside any. */
 static void frame_label(const struct sym_frame *f, char *buf, size_t len)
 {
-	if (f->function)
-		snprintf(buf, len, "%s", f->function);
+	if (sym_frame_name(f))
+		snprintf(buf, len, "%s", sym_frame_name(f));
 	else if (f->map)
 		snprintf(buf, len, "%s+0x%" PRIx64, sym_module_basename(f->map), f->file_offset);
 	else

@@ -28,6 +28,14 @@ struct sym_frame {
 	uint64_t function_offset;  /* lookup_pc - symbol start */
 	const char *file;	   /* source file, NULL without debug info */
 	int line;		   /* 0 when unknown */
+	/*
+	 * Without a symbol: the function identified by its start in the module's
+	 * unwind table (.eh_frame, which even stripped binaries keep), as
+	 * "module+0xSTART" (link-time address), so every instruction of one
+	 * function gets one name. NULL when function is set or no entry covers pc.
+	 */
+	const char *cfi_function;
+	uint64_t cfi_start;	   /* START above */
 };
 
 /*
@@ -81,6 +89,9 @@ const struct sym_map *sym_proc_maps(const sym_proc *p, size_t *n);
  * instruction (pc - 1) is looked up. Never fails: unknown parts stay NULL.
  */
 void sym_proc_lookup(sym_proc *p, uint64_t pc, bool is_return, struct sym_frame *out);
+
+/* The name to group by: function, else cfi_function, else NULL. */
+const char *sym_frame_name(const struct sym_frame *f);
 
 /* Short module name for display: the basename of map->path, or "?". */
 const char *sym_module_basename(const struct sym_map *m);
