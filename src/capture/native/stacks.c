@@ -16,12 +16,15 @@
 
 static void print_frame(FILE *out, size_t i, const struct sym_frame *f)
 {
+	/* A stripped function's start-name goes with the offset, where a symbol would not be. */
+	bool named = f->function && f->function != f->cfi_function;
+
 	fprintf(out, "#%-2zu 0x%016" PRIx64, i, f->pc);
-	if (f->function)
+	if (named)
 		fprintf(out, " %s", f->function);
 	if (!f->map)
 		fprintf(out, " - ?\n");
-	else if (f->function)
+	else if (named)
 		fprintf(out, " - %s\n", f->map->path[0] ? f->map->path : "[anon]");
 	else if (f->map->path[0] == '/')
 		/*

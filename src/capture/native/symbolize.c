@@ -557,13 +557,14 @@ static void cfi_function(sym_proc *p, struct module *m, const struct sym_map *mp
 	if (!data || !ehframe_function_start(data, size, &m->eh, addr, &start))
 		return;
 	snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, sym_module_basename(mp), start);
-	out->cfi_function = intern(p, buf);
+	out->cfi_function = out->function = intern(p, buf);
 	out->cfi_start = start;
+	out->function_offset = addr - start;
 }
 
 const char *sym_frame_name(const struct sym_frame *f)
 {
-	return f->function ? f->function : f->cfi_function;
+	return f->function;
 }
 
 static void lookup_uncached(sym_proc *p, struct sym_frame *out)
