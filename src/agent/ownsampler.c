@@ -15,6 +15,7 @@
 
 struct own_rule {
 	struct own_selector sel;   /* parsed once (Prometheus) */
+	size_t body;               /* index of its endpoint in bodies */
 	bool have_prev;            /* counter: the previous raw value */
 	double prev;
 	int64_t prev_ms;
@@ -82,13 +83,14 @@ int own_sampler_new(const struct target_conf *t, own_sampler **out)
 		if (!is_own(r))
 			continue;
 		char *u = url_of(t, r);
-		bool dup = false;
-		for (size_t b = 0; b < s->nbodies && !dup; b++)
-			dup = !strcmp(s->bodies[b].url, u);
-		if (dup)
+		size_t b = 0;
+		while (b < s->nbodies && strcmp(s->bodies[b].url, u) != 0)
+			b++;
+		if (b < s->nbodies)
 			free(u);
 		else
 			s->bodies[s->nbodies++].url = u;
+		s->rules[i].body = b;
 	}
 	*out = s;
 	return 0;
@@ -138,14 +140,6 @@ static void fetch(own_sampler *s, struct own_body *b, int64_t timeout_ms)
 	http_response_fini(&resp);
 }
 
-static struct own_body *body_of(own_sampler *s, const char *url)
-{
-	for (size_t b = 0; b < s->nbodies; b++)
-		if (!strcmp(s->bodies[b].url, url))
-			return &s->bodies[b];
-	return NULL;
-}
-
 int own_sampler_sample(own_sampler *s, const struct target_conf *t, int64_t mono_ms,
 		       int64_t interval_ms, double *v, bool *valid, bool *rate, char *err,
 		       size_t errlen)
@@ -166,13 +160,13 @@ int own_sampler_sample(own_sampler *s, const struct target_conf *t, int64_t mono
 		valid[i] = false;
 		if (!is_own(r))
 			continue;
-		char *url = url_of(t, r);
-		struct own_body *b = body_of(s, url);
+		struct own_body *b = &s->bodies[o->body];
+		const char *url = b->url;
 		double x = 0;
 		bool counter = false;
-		if (!b || b->rc < 0) {
-			e = b ? b->rc : -EINVAL;
-			snprintf(why, sizeof(why), "%s", b ? b->err : "no endpoint");
+		if (b->rc < 0) {
+			e = b->rc;
+			snprintf(why, sizeof(why), "%s", b->err);
 		} else if (r->metric == M_PROMETHEUS) {
 			if (ownquery_prom_value(b->body, b->len, &o->sel, &x, &counter) == 0) {
 				e = -ENOENT;
@@ -184,7 +178,6 @@ int own_sampler_sample(own_sampler *s, const struct target_conf *t, int64_t mono
 			if (e < 0)
 				snprintf(why, sizeof(why), "expvar %s at %s: %s", r->own.query, url, jerr);
 		}
-		free(url);
 		if (e < 0) {
 			o->have_prev = false; /* a series that comes back starts its rate afresh */
 			if (rc == 0) {

@@ -85,8 +85,21 @@ static void rule_thresholds(json_t *r, char *out, size_t len)
 	}
 	if (json_object_get(r, "forecast_ms") && n < len) {
 		fmt_duration(num(r, "forecast_ms", 0), v, sizeof(v));
-		snprintf(out + n, len - n, "%sforecast %s", sep, v);
+		n += (size_t)snprintf(out + n, len - n, "%sforecast %s", sep, v);
+		sep = ", ";
 	}
+	if (json_object_get(r, "below") && n < len) {
+		fmt_metric(m, num(r, "below", 0), v, sizeof(v));
+		n += (size_t)snprintf(out + n, len - n, "%sbelow %s", sep, v);
+		sep = ", ";
+	}
+	if (json_object_get(r, "stalled_ms") && n < len) {
+		fmt_duration(num(r, "stalled_ms", 0), v, sizeof(v));
+		n += (size_t)snprintf(out + n, len - n, "%sstalled %s", sep, v);
+		sep = ", ";
+	}
+	if (str(r, "series") && n < len)
+		snprintf(out + n, len - n, "%son %s", sep, str(r, "series"));
 }
 
 static void print_process(FILE *out, json_t *t, json_t *p)

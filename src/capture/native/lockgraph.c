@@ -191,7 +191,7 @@ struct lockgraph {
 	struct lock_waiter *w, *prev;
 	size_t n, nprev, cap_w;
 	size_t deadlocked;
-	char dents[32768];
+	char dents[4096]; /* getdents64 loops: one buffer per watched process stays small */
 };
 
 int lockgraph_open(pid_t pid, lockgraph **out)
