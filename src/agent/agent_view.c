@@ -152,6 +152,19 @@ static void write_proc(struct json_writer *w, const struct target_conf *t, const
 		else
 			json_null(w);
 	}
+	/* The target's own series, under the selector or path the rule names. */
+	for (size_t i = 0; p->own_v && i < t->nrules && i < p->nrules; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup && t->rules[i].own.query; j++)
+			dup = t->rules[j].own.query && !strcmp(t->rules[j].own.query, t->rules[i].own.query);
+		if (!t->rules[i].own.query || dup)
+			continue;
+		json_key(w, t->rules[i].own.query);
+		if (p->own_valid[i])
+			json_double(w, p->own_v[i]);
+		else
+			json_null(w);
+	}
 	json_obj_end(w);
 	json_key(w, "rules");
 	json_arr_begin(w);

@@ -98,8 +98,6 @@ static void rule_thresholds(json_t *r, char *out, size_t len)
 		n += (size_t)snprintf(out + n, len - n, "%sstalled %s", sep, v);
 		sep = ", ";
 	}
-	if (str(r, "series") && n < len)
-		snprintf(out + n, len - n, "%son %s", sep, str(r, "series"));
 }
 
 static void print_process(FILE *out, json_t *t, json_t *p)
@@ -130,7 +128,8 @@ static void print_process(FILE *out, json_t *t, json_t *p)
 		bool any = false;
 		for (size_t i = 0; i < json_array_size(rules); i++) {
 			json_t *r = json_array_get(rules, i), *st = json_array_get(states, i);
-			const char *rm = str(r, "metric");
+			/* A rule on the target's own series is listed under that series. */
+			const char *rm = str(r, "series") ? str(r, "series") : str(r, "metric");
 			if (!rm || strcmp(rm, key) != 0)
 				continue;
 			rule_thresholds(r, thr, sizeof(thr));

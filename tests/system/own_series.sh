@@ -62,6 +62,16 @@ import json, sys
 e = json.load(open(sys.argv[1]))["targets"][0]["processes"][0]["series_error"]
 assert "expvar memstats.HeapObjectz" in e and "no key 'HeapObjectz' in memstats" in e, e
 PY
+check "the status shows the series' value under its selector" python3 - "$T/body" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))["targets"][0]["processes"][0]["metrics"]
+assert m['jobs_done_total{queue="a"}'] > 0, m
+assert m["memstats.HeapObjects"] >= 1000, m
+assert m["memstats.HeapObjectz"] is None, m
+PY
+"$HOUND" status -a "$API" >"$T/status.txt" 2>&1
+check "hound status prints the error" grep -q "target series error: rule typo: expvar memstats.HeapObjectz" "$T/status.txt"
+check "hound status prints the rule under its series" grep -Eq "^    jobs_done_total\{queue=\"a\"\} [0-9.]+ +jobs-stopped: stalled 2s; streak" "$T/status.txt"
 check "and in the log" grep -q "target series failed.*no key 'HeapObjectz' in memstats" "$T/agent.log"
 check "and the rule never fires" test -z "$(bundles typo)"
 
