@@ -83,4 +83,42 @@ check "pool: no bundle at all" test -z "$(ls "$T/out/bundles/pool" 2>/dev/null)"
 check "hold: deadlocked never fired" test -z "$(bundles hold deadlock)"
 kill -TERM "$HOUND_PID"; wait "$HOUND_PID"
 check "hound exits 0" test $? -eq 0
+
+# Without ptrace access (another user, no capabilities): the rule is not judged,
+# the error is in the status and the log, and nothing fires.
+if command -v setpriv >/dev/null; then
+	NB=$(mktemp -d /tmp/hound-locks-agent.XXXXXX) && chmod 777 "$NB"
+	API=127.0.0.1:$(free_port)
+	cat >"$NB/hound.yaml" <<YAML
+interval: 250ms
+history: 2
+output: $NB/out
+api:
+  listen: $API
+targets:
+  - name: dead
+    match:
+      pid: $DEAD
+YAML
+	rules >>"$NB/hound.yaml"
+	chmod 644 "$NB/hound.yaml"
+	bg setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+		"$HOUND" run -c "$NB/hound.yaml" 2>"$T/nobody.log"
+	NPID=$!
+	sampled() { [ "$(http GET /v1/targets)" = 200 ] && python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))["targets"][0]["processes"][0]
+sys.exit(0 if p["samples"] >= 8 else 1)' "$T/body"; }
+	check "refused: the agent samples on" wait_for 30 sampled
+	check "refused: the lock graph error is in the status" python3 - "$T/body" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))["targets"][0]["processes"][0]
+assert "syscall: Permission denied (needs ptrace access)" in p["locks_error"], p
+assert p["metrics"]["deadlocked"] is None, p["metrics"]
+PY
+	check "refused: and in the log" grep -q 'lock graph failed.*Permission denied (needs ptrace access)' "$T/nobody.log"
+	check "refused: nothing fired" test -z "$(ls "$NB/out/bundles/dead" 2>/dev/null)"
+	kill -TERM "$NPID"; wait "$NPID"
+	rm -rf "$NB"
+fi
 done_testing
