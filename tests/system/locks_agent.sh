@@ -56,6 +56,9 @@ check "deadlock: manifest trigger value is 2 threads" \
 	test "$(json_get "$b/manifest.json" 'int(j["trigger"]["value"])')" = 2
 check "deadlock: locks.txt shows the cycle" grep -q "2 in 1 wait-for cycle" "$b/locks.txt"
 check "deadlock: fds.txt lists the fd table with its limit" grep -q "open fds in .* groups; limit" "$b/fds.txt"
+"$HOUND" report "$b" >"$T/report.txt" 2>&1
+check "hound report shows the cycle" grep -q "^  # deadlock: cycle 1, 2 threads:" "$T/report.txt"
+check "hound report shows the fd groups" grep -q "^  # hound fds: PID $DEAD" "$T/report.txt"
 
 check "hold: lock_wait fires on a lock held for seconds" wait_for 30 have hold long-wait
 b=$(bundles hold long-wait | head -1)
