@@ -7,6 +7,7 @@
 #include "config/config.h"
 #include "lib/http_client.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 #ifndef HOUND_FEATURES
 #define HOUND_FEATURES ""
@@ -51,26 +52,60 @@ static void usage(FILE *out)
 		config_default_path());
 }
 
+#define NSUBCOMMANDS (sizeof(subcommands) / sizeof(subcommands[0]))
+
+static const struct subcommand *find(const char *name)
+{
+	for (size_t i = 0; i < NSUBCOMMANDS; i++)
+		if (!strcmp(name, subcommands[i].name))
+			return &subcommands[i];
+	return NULL;
+}
+
+/* "unknown command 'captur' (did you mean 'capture'?)", then the usage. */
+static int unknown(const char *name)
+{
+	const char *best = NULL;
+	size_t bestd = 3; /* suggest within two edits */
+	for (size_t i = 0; i < NSUBCOMMANDS; i++) {
+		size_t d = util_edit_distance(name, subcommands[i].name);
+		if (d < bestd) {
+			bestd = d;
+			best = subcommands[i].name;
+		}
+	}
+	if (best)
+		fprintf(stderr, "hound: unknown command '%s' (did you mean '%s'?)\n", name, best);
+	else
+		fprintf(stderr, "hound: unknown command '%s'\n", name);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (!strcmp(argv[1], "help") && argc > 2) {
+		/* `hound help run` is `hound run --help`. */
+		const struct subcommand *sc = find(argv[2]);
+		if (!sc)
+			return unknown(argv[2]);
+		char *hargv[] = {argv[2], "--help", NULL};
+		return sc->fn(2, hargv);
+	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return EXIT_OK;
 	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "-v"))
 		return cmd_version(argc - 1, argv + 1);
-	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
-		if (strcmp(argv[1], subcommands[i].name) != 0)
-			continue;
-		int rc = subcommands[i].fn(argc - 1, argv + 1);
-		http_global_cleanup(); /* only if some client initialised libcurl */
-		return rc;
-	}
-	fprintf(stderr, "hound: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	const struct subcommand *sc = find(argv[1]);
+	if (!sc)
+		return unknown(argv[1]);
+	int rc = sc->fn(argc - 1, argv + 1);
+	http_global_cleanup(); /* only if some client initialised libcurl */
+	return rc;
 }

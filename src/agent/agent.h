@@ -66,6 +66,7 @@ struct agent_capture_req {
 	size_t nalert_labels;
 	const struct label *alert_annotations;
 	size_t nalert_annotations;
+	const char *alert_generator_url;     /* alerts: the alert's source, or NULL */
 	const char *dedup_key;              /* alerts: same key within cooldown captures once */
 	int64_t cooldown_ms;                /* for dedup_key */
 };

@@ -415,6 +415,8 @@ int agent_request_capture(agent *a, const struct agent_capture_req *req, struct 
 		job->trig.nalert_labels = req->nalert_labels;
 		job->trig.alert_annotations = capture_labels_copy(req->alert_annotations, req->nalert_annotations);
 		job->trig.nalert_annotations = req->nalert_annotations;
+		if (req->alert_generator_url)
+			job->trig.alert_generator_url = xstrdup(req->alert_generator_url);
 		char id[256];
 		if (submit(a, ts, p, job, mono, id) < 0) {
 			ts->refused[REFUSE_QUEUE]++;

@@ -283,6 +283,10 @@ static int one_alert(json_t *o, struct api_alert *al, char *err, size_t errlen)
 	fp = json_object_get(o, "fingerprint");
 	if (json_is_string(fp) && json_string_length(fp) > 0 && json_string_length(fp) <= 128)
 		al->fingerprint = dup_str(fp);
+	json_t *gu = json_object_get(o, "generatorURL");
+	if (json_is_string(gu) && json_string_length(gu) > 0 && json_string_length(gu) <= 2048 &&
+	    strlen(json_string_value(gu)) == json_string_length(gu))
+		al->generator_url = dup_str(gu);
 	return 0;
 }
 
@@ -335,6 +339,7 @@ void api_webhook_fini(struct api_webhook *w)
 		struct api_alert *al = &w->alerts[i];
 		free(al->status);
 		free(al->fingerprint);
+		free(al->generator_url);
 		labels_free(al->labels, al->nlabels);
 		labels_free(al->annotations, al->nannotations);
 	}

@@ -51,6 +51,7 @@ struct api_alert {
 	struct label *annotations; /* sorted by key */
 	size_t nannotations;
 	char *fingerprint; /* NULL when absent */
+	char *generator_url; /* the alert's generatorURL: where it came from; NULL when absent */
 };
 
 /* An Alertmanager webhook (version 4); fields hound does not use are ignored. */

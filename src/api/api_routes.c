@@ -235,6 +235,7 @@ static bool one_alert(struct api_server *s, const struct hound_config *cfg,
 	    .nalert_labels = al->nlabels,
 	    .alert_annotations = al->annotations,
 	    .nalert_annotations = al->nannotations,
+	    .alert_generator_url = al->generator_url,
 	    .dedup_key = key,
 	    .cooldown_ms = t && t->nrules ? t->rules[0].cooldown_ms : DEFAULT_ALERT_COOLDOWN_MS,
 	};

@@ -243,6 +243,8 @@ static void write_trigger(struct json_writer *w, const struct bundle_trigger *t)
 	if (t->kind == TRIGGER_ALERT) {
 		json_labels(w, "labels", t->alert_labels, t->nalert_labels);
 		json_labels(w, "annotations", t->alert_annotations, t->nalert_annotations);
+		if (t->alert_generator_url)
+			json_kv_str(w, "generator_url", t->alert_generator_url);
 	}
 	json_obj_end(w);
 }

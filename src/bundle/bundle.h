@@ -30,6 +30,7 @@ struct bundle_trigger {
 	size_t nalert_labels;
 	const struct label *alert_annotations;
 	size_t nalert_annotations;
+	const char *alert_generator_url; /* alerts: where the alert came from, or NULL */
 	const struct history_point *history;
 	size_t nhistory;
 };

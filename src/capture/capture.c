@@ -172,6 +172,7 @@ void capture_job_free(struct capture_job *job)
 	free((struct history_point *)job->trig.history);
 	free_labels(job->trig.alert_labels, job->trig.nalert_labels);
 	free_labels(job->trig.alert_annotations, job->trig.nalert_annotations);
+	free((char *)job->trig.alert_generator_url);
 	free_labels(job->labels, job->nlabels);
 	free(job);
 }

@@ -26,9 +26,9 @@ static void capture_usage(FILE *out)
 		"      --go-url URL      the process serves net/http/pprof at URL\n"
 		"      --log-level L     debug, info, warn (default) or error\n"
 		"  -h, --help            this text\n\n"
-		"Exit status: 0 bundle written (kinds that failed are listed in its manifest\n"
-		"errors), 1 the bundle could not be written or the process does not exist,\n"
-		"2 usage error.\n");
+		"Exit status: 0 bundle written with at least one kind captured (kinds that\n"
+		"failed are listed in its manifest errors), 1 no kind succeeded, the bundle\n"
+		"could not be written or the process does not exist, 2 usage error.\n");
 }
 
 /* Parses "stacks,heap,cpu" into items; 0 or -EINVAL with the bad name in bad. */
@@ -120,7 +120,19 @@ int cmd_capture(int argc, char **argv)
 	struct capture_job *job = capture_job_new("manual", outdir);
 	char bad[64] = "";
 	if (parse_kinds(kinds, duration_ms, &job->items, bad, sizeof(bad)) < 0) {
-		fprintf(stderr, "hound capture: unknown capture kind '%s'\n", bad);
+		const char *near = NULL;
+		size_t nd = 3; /* within two edits */
+		for (int k = 0; k < K_COUNT; k++) {
+			size_t d = util_edit_distance(bad, capture_kind_name((enum capture_kind)k));
+			if (k != K_COMMAND && d < nd) {
+				nd = d;
+				near = capture_kind_name((enum capture_kind)k);
+			}
+		}
+		if (near)
+			fprintf(stderr, "hound capture: unknown capture kind '%s' (did you mean '%s'?)\n", bad, near);
+		else
+			fprintf(stderr, "hound capture: unknown capture kind '%s'\n", bad);
 		capture_job_free(job);
 		return EXIT_USAGE;
 	}

@@ -10,7 +10,7 @@
 static void check_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: hound check [-c FILE]\n\n"
+		"usage: hound check [-c FILE] [--no-files]\n\n"
 		"Loads and validates the configuration. On success prints the effective\n"
 		"configuration (every default filled in, secrets redacted) as YAML on\n"
 		"stdout and exits 0; otherwise prints every problem found, one per line\n"
@@ -18,6 +18,9 @@ static void check_usage(FILE *out)
 		"options:\n"
 		"  -c, --config FILE  the config file (default: %s;\n"
 		"                     HOUND_CONFIG overrides the default)\n"
+		"      --no-files     do not read the files the config names (api.token_file,\n"
+		"                     upload.s3.ca_file): check a config away from the machine\n"
+		"                     or pod it is for, where those files do not exist\n"
 		"  -h, --help         this help\n",
 		config_default_path());
 }
@@ -26,10 +29,12 @@ int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
+	    {"no-files", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
+	unsigned flags = 0;
 	struct config_errors errs = {0};
 	struct hound_config *c = NULL;
 	int opt;
@@ -40,6 +45,9 @@ int cmd_check(int argc, char **argv)
 		switch (opt) {
 		case 'c':
 			path = optarg;
+			break;
+		case 'F':
+			flags |= CONFIG_NO_FILES;
 			break;
 		case 'h':
 			check_usage(stdout);
@@ -61,7 +69,7 @@ int cmd_check(int argc, char **argv)
 	}
 	if (!path)
 		path = config_default_path();
-	if (config_load(path, &c, &errs) < 0) {
+	if (config_load_flags(path, flags, &c, &errs) < 0) {
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.msgs[i]);
 		config_errors_fini(&errs);

@@ -70,6 +70,17 @@ int cmd_report(int argc, char **argv)
 	printf("bundle   %s\n", str(m, "id"));
 	printf("target   %s   rule %s   trigger %s\n", str(m, "target"), str(m, "rule"), str(trig, "kind"));
 	printf("reason   %s\n", str(m, "reason"));
+	if (!strcmp(str(trig, "kind"), "alert")) {
+		/* The alert's own words: which alert, and where to see it. */
+		const char *k;
+		json_t *v;
+		printf("alert   ");
+		json_object_foreach(json_object_get(trig, "labels"), k, v)
+			printf(" %s=%s", k, json_is_string(v) ? json_string_value(v) : "?");
+		printf("\n");
+		if (json_is_string(json_object_get(trig, "generator_url")))
+			printf("source   %s\n", str(trig, "generator_url"));
+	}
 	printf("process  pid %lld  comm %s  started %s\n", json_integer_value(json_object_get(proc, "pid")),
 	       str(proc, "comm"), str(proc, "start_time"));
 	printf("cmdline  %s\n", str(proc, "cmdline"));

@@ -23,11 +23,12 @@ static void usage(FILE *out)
 		"bundles with their upload state.\n\n"
 		"  -a, --addr ADDR        the agent's api.listen (HOST:PORT); default: api.listen\n"
 		"                         of the config file if it has one, else %s\n"
-		"  -c, --config FILE      config to read api.listen from (default %s)\n"
-		"      --token-file FILE  send this bearer token (when the agent asks for one)\n"
+		"  -c, --config FILE      config to read api.listen and api.token_file from\n"
+		"                         (default %s); it must have an api: section\n"
+		"      --token-file FILE  send this bearer token (default: the config's token)\n"
 		"  -h, --help             this text\n\n"
 		"Exit status: 0 when the agent answers and is healthy, 1 when it is unhealthy\n"
-		"or unreachable, 2 on a usage error.\n",
+		"or unreachable, 2 on a usage error (or a config without api:).\n",
 		DEFAULT_ADDR, config_default_path());
 }
 
@@ -45,23 +46,38 @@ static char *base_url(const char *addr)
 	return xasprintf("http://%s", addr);
 }
 
-/* api.listen of the config, quietly: a config that does not load gives NULL. */
-static char *addr_from_config(const char *path, bool explicit_path)
+/*
+ * api.listen of the config, and its token as an Authorization header (*auth,
+ * when the config has one). A default config that does not load gives NULL
+ * quietly; a config named with -c that does not load or has no api: section
+ * is an error: -1, with the reason printed.
+ */
+static int addr_from_config(const char *path, bool explicit_path, char **addr, char **auth)
 {
 	struct hound_config *c = NULL;
-	char *addr = NULL;
+	*addr = NULL;
 	if (config_load(path, &c, NULL) < 0) {
 		if (explicit_path)
 			fprintf(
 			    stderr,
 			    "hound status: cannot load %s (run 'hound check -c %s'); using %s\n",
 			    path, path, DEFAULT_ADDR);
-		return NULL;
+		return 0;
 	}
-	if (c->api.enabled && c->api.listen)
-		addr = xstrdup(c->api.listen);
+	if (c->api.enabled && c->api.listen) {
+		*addr = xstrdup(c->api.listen);
+		if (c->api.token && !*auth)
+			*auth = xasprintf("Authorization: Bearer %s", c->api.token);
+	} else if (explicit_path) {
+		fprintf(stderr,
+			"hound status: %s has no api: section, so its agent serves no API to ask;\n"
+			"add one (api: {listen: 127.0.0.1:9155}) or name the agent with -a ADDR\n",
+			path);
+		config_free(c);
+		return -1;
+	}
 	config_free(c);
-	return addr;
+	return 0;
 }
 
 static int fetch(http_client *hc, const char *base, const char *path, const char *auth,
@@ -145,14 +161,17 @@ int cmd_status(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (addr_opt)
-		addr = xstrdup(addr_opt);
-	else
-		addr = addr_from_config(config ? config : config_default_path(), config != NULL);
-	if (!addr)
-		addr = xstrdup(DEFAULT_ADDR);
 	if (token_file && !(auth = read_token_header(token_file)))
 		goto out;
+	if (addr_opt)
+		addr = xstrdup(addr_opt);
+	else if (addr_from_config(config ? config : config_default_path(), config != NULL, &addr,
+				  &auth) < 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (!addr)
+		addr = xstrdup(DEFAULT_ADDR);
 	base = base_url(addr);
 	if (http_client_new(&hc) < 0) {
 		fprintf(stderr, "hound status: cannot create an HTTP client\n");

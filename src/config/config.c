@@ -153,14 +153,15 @@ static void parse_doc(struct cfg *x, const char *buf, size_t len)
 	yaml_parser_delete(&p);
 }
 
-int config_load_buffer(const char *name, const char *buf, size_t len, struct hound_config **out,
-		       struct config_errors *errs)
+static int load_buffer(const char *name, const char *buf, size_t len, unsigned flags,
+		       struct hound_config **out, struct config_errors *errs)
 {
 	struct cfg x;
 	struct hound_config *c = xcalloc(1, sizeof(*c));
 
 	memset(&x, 0, sizeof(x));
 	x.name = name;
+	x.flags = flags;
 	x.c = c;
 	c->path = xstrdup(name);
 	defaults(c);
@@ -195,7 +196,19 @@ int config_load_buffer(const char *name, const char *buf, size_t len, struct hou
 	return 0;
 }
 
+int config_load_buffer(const char *name, const char *buf, size_t len, struct hound_config **out,
+		       struct config_errors *errs)
+{
+	return load_buffer(name, buf, len, 0, out, errs);
+}
+
 int config_load(const char *path, struct hound_config **out, struct config_errors *errs)
+{
+	return config_load_flags(path, 0, out, errs);
+}
+
+int config_load_flags(const char *path, unsigned flags, struct hound_config **out,
+		      struct config_errors *errs)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -213,7 +226,7 @@ int config_load(const char *path, struct hound_config **out, struct config_error
 		}
 		return r;
 	}
-	r = config_load_buffer(path, buf, len, out, errs);
+	r = load_buffer(path, buf, len, flags, out, errs);
 	free(buf);
 	return r;
 }

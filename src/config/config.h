@@ -165,6 +165,14 @@ struct config_errors {
  * with every problem found; *out is NULL. errs may be NULL.
  */
 int config_load(const char *path, struct hound_config **out, struct config_errors *errs);
+/* What a load may do besides reading the config itself. */
+enum config_load_flag {
+	/* Do not read the files the config names (api.token_file, upload.s3.ca_file):
+	 * check a config off the machine it is for (`hound check --no-files`). */
+	CONFIG_NO_FILES = 1u << 0,
+};
+int config_load_flags(const char *path, unsigned flags, struct hound_config **out,
+		      struct config_errors *errs);
 /* Same, from a buffer; name is used in messages. */
 int config_load_buffer(const char *name, const char *buf, size_t len,
 		       struct hound_config **out, struct config_errors *errs);

@@ -35,6 +35,7 @@ struct cfg {
 	size_t visits;
 	bool too_complex;
 	struct hound_config *c;
+	unsigned flags; /* enum config_load_flag */
 };
 
 /* Records "NAME:LINE:COL: PATH: message" at node n (n may be NULL: no position). */

@@ -80,7 +80,8 @@ post_alert() { # post_alert JSON_ARRAY: to Alertmanager's v2 API
 
 # ---- a firing alert becomes a bundle ----
 code=$(post_alert '[{"labels":{"alertname":"KubePodHighMemory","severity":"page","pod":"api-7d9"},
-  "annotations":{"summary":"api-7d9 uses 93% of its memory limit","runbook":"https://runbooks/mem"}}]')
+  "annotations":{"summary":"api-7d9 uses 93% of its memory limit","runbook":"https://runbooks/mem"},
+  "generatorURL":"http://prometheus.example:9090/graph?g0.expr=mem"}]')
 check "Alertmanager accepts the alert ($code)" test "$code" = 200
 wait_for 30 sh -c "ls '$OUT'/bundles/api/*-alert/manifest.json" >/dev/null 2>&1
 B=$(alert_bundles | head -1)
@@ -90,6 +91,12 @@ check "manifest trigger kind is alert" test "$(json_get "$M" 'j["trigger"]["kind
 check "manifest has the alert's labels" test "$(json_get "$M" 'j["trigger"]["labels"]["alertname"] + "/" + j["trigger"]["labels"]["pod"]')" = "KubePodHighMemory/api-7d9"
 check "manifest has the alert's annotations" test "$(json_get "$M" 'j["trigger"]["annotations"]["summary"]')" = "api-7d9 uses 93% of its memory limit"
 check "manifest reason names the alert" grep -q 'KubePodHighMemory is firing' "$M"
+check "manifest keeps the alert's generatorURL" \
+	test "$(json_get "$M" 'j["trigger"]["generator_url"]')" = "http://prometheus.example:9090/graph?g0.expr=mem"
+"$HOUND" report "$B" >"$T/alert_report.txt" 2>&1
+check "hound report shows the alert's labels" grep -q '^alert .* alertname=KubePodHighMemory .*pod=api-7d9' "$T/alert_report.txt"
+check "hound report shows where the alert came from" \
+	grep -q '^source   http://prometheus.example:9090/graph?g0.expr=mem' "$T/alert_report.txt"
 check "bundle is for the target's process" test "$(json_get "$M" 'j["process"]["pid"]')" = "$SLEEPER"
 check "hound logged the alert as captured" grep -q 'msg="alert received" alertname=KubePodHighMemory status=firing .*action=captured' "$T/hound.log"
 check "Alertmanager delivered without error" sh -c "! grep -q 'Notify for alerts failed' '$T/am.log'"

@@ -8,8 +8,44 @@ done
 check "--help lists the commands" bash -c "'$HOUND' --help | grep -q 'capture'"
 check "--version prints version and features" bash -c "'$HOUND' --version | grep -q '^hound [0-9]' && '$HOUND' --version | grep -q '^features:.*libunwind'"
 check "version subcommand" bash -c "'$HOUND' version | grep -q '^hound '"
+# Built without --sysconfdir (as here), hound reads the path the docs give.
+check "the default config is /etc/hound/hound.yaml whatever --prefix is" \
+	bash -c "env -u HOUND_CONFIG '$HOUND' --help | grep -q 'default config is /etc/hound/hound.yaml'"
 "$HOUND" frobnicate >/dev/null 2>&1
 check "unknown command exits 2" [ $? -eq 2 ]
+"$HOUND" captur >/dev/null 2>"$T/err"
+check "a mistyped command exits 2 with a did-you-mean" \
+	bash -c "[ $? -eq 2 ] && grep -q \"did you mean 'capture'\" '$T/err'"
+for sub in run check capture stacks report status; do
+	check "hound help $sub prints the $sub usage" bash -c "'$HOUND' help $sub | grep -q 'usage: hound $sub'"
+done
+"$HOUND" help nosuch >/dev/null 2>&1
+check "hound help of an unknown command exits 2" [ $? -eq 2 ]
+check "-v prints the version" bash -c "'$HOUND' -v | grep -q '^hound [0-9]'"
+"$HOUND" capture -p 1 -k cpuu >/dev/null 2>"$T/err"
+check "a mistyped capture kind exits 2 with a did-you-mean" \
+	bash -c "[ $? -eq 2 ] && grep -q \"unknown capture kind 'cpuu' (did you mean 'cpu'?)\" '$T/err'"
+check "capture --help documents exit 1 when no kind succeeded" \
+	bash -c "'$HOUND' capture --help | tr '\\n' ' ' | grep -q '1 no kind succeeded'"
+
+# hound status -c with a config that has no api: names the missing section.
+printf 'targets:\n  - name: x\n    match: {comm: x}\n' >"$T/noapi.yaml"
+"$HOUND" status -c "$T/noapi.yaml" >/dev/null 2>"$T/err"
+check "status -c on a config without api: exits 2" [ $? -eq 2 ]
+check "and names the missing api: section" grep -q "has no api: section" "$T/err"
+
+# hound check --no-files: a config whose token file lives on another machine.
+printf 'api:\n  listen: 0.0.0.0:9155\n  token_file: %s/absent/token\ntargets:\n  - name: x\n    match: {comm: x}\n' "$T" >"$T/elsewhere.yaml"
+"$HOUND" check -c "$T/elsewhere.yaml" >/dev/null 2>"$T/err"
+check "check of a config whose token file is absent exits 2" [ $? -eq 2 ]
+check "and names the file it cannot read" grep -q "cannot read '$T/absent/token'" "$T/err"
+"$HOUND" check --no-files -c "$T/elsewhere.yaml" >"$T/out" 2>"$T/err"
+check "check --no-files accepts it" [ $? -eq 0 ]
+check "and still prints the effective config" grep -q "token_file: $T/absent/token" "$T/out"
+printf 'api:\n  listen: 0.0.0.0:9155\ntargets: []\n' >"$T/notoken.yaml"
+"$HOUND" check --no-files -c "$T/notoken.yaml" >/dev/null 2>"$T/err"
+check "check --no-files still rejects a public listener without a token" \
+	bash -c "[ $? -eq 2 ] && grep -q 'not a loopback address' '$T/err'"
 "$HOUND" >/dev/null 2>&1
 check "no command exits 2" [ $? -eq 2 ]
 "$HOUND" run --log-level=loud >/dev/null 2>"$T/err"

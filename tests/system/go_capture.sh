@@ -27,6 +27,20 @@ assert fmt["heap.pb.gz"] == "pprof" and fmt["goroutines.txt"] == "text" and fmt[
 PY
 check "goroutines.txt is a debug=2 dump" grep -q '^goroutine [0-9]* \[' "$B/goroutines.txt"
 
+# stacks runs before goroutines and fetches the same dump: its files are still
+# of kind goroutines in the manifest, and are fetched once.
+"$HOUND" capture -p "$GO_PID" --go-url "$GO_URL" -k goroutines,stacks -o "$T/out3" >/dev/null 2>&1
+B3=$(ls -d "$T"/out3/*/ 2>/dev/null | head -1)
+check "goroutine files are of kind goroutines when stacks asked too" python3 - "$B3/manifest.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+kinds = {f["name"]: f["kind"] for f in j["files"]}
+names = [f["name"] for f in j["files"]]
+assert kinds["goroutines.txt"] == "goroutines" and kinds["goroutines.pb.gz"] == "goroutines", kinds
+assert kinds["stacks.txt"] == "stacks", kinds
+assert names.count("goroutines.txt") == 1, names
+PY
+
 # Decoder vs go tool pprof: the same totals for every profile and sample type.
 for spec in heap.pb.gz:inuse_space heap.pb.gz:alloc_objects allocs.pb.gz:alloc_space \
 	goroutines.pb.gz:goroutine threadcreate.pb.gz:threadcreate cpu.pb.gz:samples; do

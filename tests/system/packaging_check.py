@@ -82,6 +82,8 @@ def materialize(name, docs, pod, c, work):
             for k, val in sec["stringData"].items():
                 with open(os.path.join(dst, k), "w") as f:
                     f.write(val)
+                # as the kubelet projects it (Kubernetes' default mode is 0644)
+                os.chmod(os.path.join(dst, k), v["secret"].get("defaultMode", 0o644))
     env = dict(os.environ)
     fake = {"metadata.name": "api-7c9d-x2kq", "metadata.namespace": "shop",
             "spec.nodeName": "node-1"}
@@ -108,6 +110,13 @@ def materialize(name, docs, pod, c, work):
 
 
 def check_pod_common(name, docs, pod, c, caps):
+    ok(pod.get("automountServiceAccountToken") is False,
+       name + ": no service account token is mounted (hound does not use the Kubernetes API)")
+    vols = {v["name"]: v for v in pod.get("volumes", [])}
+    secrets = [vols[m["name"]]["secret"] for m in c.get("volumeMounts", [])
+               if "secret" in vols[m["name"]]]
+    ok(secrets and all(s.get("defaultMode") == 0o400 for s in secrets),
+       name + ": the token Secret is mounted 0400", secrets)
     sc = c.get("securityContext", {})
     ok(sc.get("capabilities", {}).get("drop") == ["ALL"], name + ": hound drops ALL capabilities")
     ok(sorted(sc.get("capabilities", {}).get("add", [])) == sorted(caps),
@@ -210,6 +219,14 @@ def k8s(src, hound, work):
                           and "hound.yaml" in x["data"]][0]["data"]["hound.yaml"])["api"]
     ok(any(api["token_file"].startswith(m + "/") for m in tok_mounts),
        "node-agent: api.token_file comes from a mounted Secret", (api, tok_mounts))
+    vols = {v["name"]: v for v in pod["volumes"]}
+    cg = [m for m in c["volumeMounts"] if m["mountPath"] == "/sys/fs/cgroup"]
+    ok(len(cg) == 1 and cg[0].get("readOnly") is True
+       and vols[cg[0]["name"]].get("hostPath", {}).get("path") == "/sys/fs/cgroup",
+       "node-agent: the host's /sys/fs/cgroup is mounted read-only (pod memory limits)", cg)
+    ns = one(docs, "Namespace")
+    ok(ns and ns["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") == "privileged",
+       "node-agent: its namespace enforces the privileged Pod Security level hostPID needs")
     cm = check_pod_common("node-agent", docs, pod, c, ["SYS_PTRACE", "PERFMON", "DAC_READ_SEARCH"])
     hound_check_and_run("node-agent", hound, path, env, cm)
 

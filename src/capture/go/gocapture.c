@@ -140,8 +140,14 @@ static bool exists_in_bundle(struct capture_ctx *ctx, const char *name)
 	return access(p, F_OK) == 0;
 }
 
-static int capture_goroutines(struct capture_ctx *ctx, const char *kind, char *err, size_t errlen)
+/*
+ * The goroutine dump, for `goroutines` and for `stacks` on a Go target. Its
+ * files are always of kind "goroutines" in the manifest, whichever kind asked
+ * for them first, so a reader finds them by what they are.
+ */
+static int capture_goroutines(struct capture_ctx *ctx, char *err, size_t errlen)
 {
+	const char *kind = "goroutines";
 	/* stacks and goroutines in one bundle would fetch the same files twice */
 	if (exists_in_bundle(ctx, "goroutines.txt") && exists_in_bundle(ctx, "goroutines.pb.gz"))
 		return 0;
@@ -205,9 +211,9 @@ int go_capture(struct capture_ctx *ctx, const struct capture_item *item, char *e
 	case K_HEAP:
 		return capture_heap(ctx, err, errlen);
 	case K_STACKS:
-		return capture_goroutines(ctx, "stacks", err, errlen);
+		return capture_goroutines(ctx, err, errlen);
 	case K_GOROUTINES:
-		return capture_goroutines(ctx, "goroutines", err, errlen);
+		return capture_goroutines(ctx, err, errlen);
 	case K_CPU:
 		ms = item->duration_ms > 0 ? item->duration_ms : GO_CPU_DEFAULT_MS;
 		snprintf(path, sizeof(path), "/debug/pprof/profile?seconds=%lld",
