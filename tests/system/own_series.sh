@@ -57,21 +57,25 @@ check "the service is sampled while it counts" wait_for 30 at_least 20
 bundles() { ls -d "$T/out/bundles/svc/"*-"$1"/ 2>/dev/null | grep -v '\.tmp/$'; }
 check "a counting series never looks stalled" test -z "$(bundles jobs-stopped)"
 check "an expvar value above the bound does not fire below" test -z "$(bundles objects)"
-check "the missing expvar path is an error in the status" python3 - "$T/body" <<'PY'
+# The status shows the first problem of the latest tick; on a loaded machine a
+# tick may also time out on the endpoint, so these look until a clean tick.
+expvar_error() {
+	targets_json && python3 - "$T/body" <<'PY'
 import json, sys
-e = json.load(open(sys.argv[1]))["targets"][0]["processes"][0]["series_error"]
-assert "expvar memstats.HeapObjectz" in e and "no key 'HeapObjectz' in memstats" in e, e
+p = json.load(open(sys.argv[1]))["targets"][0]["processes"][0]
+e, m = p.get("series_error") or "", p["metrics"]
+sys.exit(0 if "expvar memstats.HeapObjectz" in e and "no key 'HeapObjectz' in memstats" in e
+         and m['jobs_done_total{queue="a"}'] > 0 and m["memstats.HeapObjects"] >= 1000
+         and m["memstats.HeapObjectz"] is None else 1)
 PY
-check "the status shows the series' value under its selector" python3 - "$T/body" <<'PY'
-import json, sys
-m = json.load(open(sys.argv[1]))["targets"][0]["processes"][0]["metrics"]
-assert m['jobs_done_total{queue="a"}'] > 0, m
-assert m["memstats.HeapObjects"] >= 1000, m
-assert m["memstats.HeapObjectz"] is None, m
-PY
-"$HOUND" status -a "$API" >"$T/status.txt" 2>&1
-check "hound status prints the error" grep -q "target series error: rule typo: expvar memstats.HeapObjectz" "$T/status.txt"
-check "hound status prints the rule under its series" grep -Eq "^    jobs_done_total\{queue=\"a\"\} [0-9.]+ +jobs-stopped: stalled 2s; streak" "$T/status.txt"
+}
+check "the missing expvar path is an error in the status; the others have values" wait_for 30 expvar_error
+status_text() {
+	"$HOUND" status -a "$API" >"$T/status.txt" 2>&1
+	grep -q "target series error: rule typo: expvar memstats.HeapObjectz" "$T/status.txt" &&
+		grep -Eq "^    jobs_done_total\{queue=\"a\"\} [0-9.]+ +jobs-stopped: stalled 2s; streak" "$T/status.txt"
+}
+check "hound status prints the error, and the rule under its series" wait_for 30 status_text
 check "and in the log" grep -q "target series failed.*no key 'HeapObjectz' in memstats" "$T/agent.log"
 check "and the rule never fires" test -z "$(bundles typo)"
 
