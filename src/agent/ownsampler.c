@@ -180,10 +180,13 @@ int own_sampler_sample(own_sampler *s, const struct target_conf *t, int64_t mono
 		}
 		if (e < 0) {
 			o->have_prev = false; /* a series that comes back starts its rate afresh */
-			if (rc == 0) {
+			size_t used = strlen(err);
+			/* Every rule's problem, so one does not hide another in the status. */
+			if (used + 1 < errlen)
+				snprintf(err + used, errlen - used, "%srule %s: %s", used ? "; " : "",
+					 r->name, why);
+			if (rc == 0)
 				rc = e;
-				snprintf(err, errlen, "rule %s: %s", r->name, why);
-			}
 			continue;
 		}
 		rate[i] = counter;

@@ -20,9 +20,10 @@ void own_sampler_free(own_sampler *s);
  * Fetches each endpoint the rules of t read once, and for each such rule i
  * sets v[i] and valid[i] (counters as a per-second rate, rate[i] true: valid
  * from the second sample on). A series or path that is missing, an endpoint that fails:
- * valid[i] false and the first such problem in err ("rule stopped: series
- * jobs_total{q=\"a\"} not found at http://..."). Returns 0 when every rule has a
- * value or is waiting for its second counter sample, else -errno.
+ * valid[i] false and the problem in err, every rule's joined by "; " ("rule
+ * stopped: series jobs_total{q=\"a\"} not found at http://..."). Returns 0 when
+ * every rule has a value or is waiting for its second counter sample, else the
+ * first failure's -errno.
  */
 int own_sampler_sample(own_sampler *s, const struct target_conf *t, int64_t mono_ms,
 		       int64_t interval_ms, double *v, bool *valid, bool *rate, char *err,

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "capture/native/flightrec.h"
 #include "agent/ownsampler.h"
+#include "capture/native/flightrec.h"
 #include "capture/native/lockgraph.h"
 #include "lib/log.h"
 #include "lib/util.h"

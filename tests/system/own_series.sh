@@ -81,8 +81,11 @@ check "and the rule never fires" test -z "$(bundles typo)"
 
 # The queue="b" series disappears: an error, and its stalled rule does not fire.
 touch "$T/ctl/gone"
-gone_error() { targets_json && grep -q 'series jobs_done_total{queue=\\"b\\"} not found' "$T/body"; }
-check "a series that disappears is an error in the status" wait_for 20 gone_error
+gone_error() {
+	targets_json && grep -q 'series jobs_done_total{queue=\\"b\\"} not found' "$T/body" &&
+		grep -q "no key 'HeapObjectz' in memstats" "$T/body"
+}
+check "a series that disappears is an error in the status, beside the other one" wait_for 20 gone_error
 n0=$(samples)
 check "sampled on for 3 s more" wait_for 30 at_least $((n0 + 15))
 check "the vanished series' stalled rule does not fire" test -z "$(bundles b-stopped)"

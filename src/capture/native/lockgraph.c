@@ -59,9 +59,10 @@ int lockgraph_parse_syscall(const char *buf, size_t len, long futex_nr, struct l
 		return 0;
 	if (len >= 2 && buf[0] == '-')
 		return 0; /* blocked outside a system call (page fault, stopped) */
+	/* nr and six arguments; fewer after a valid nr is a call hound does not read. */
 	for (int i = 0; i < 7; i++)
 		if (hexword(&p, end, &v[i]) < 0)
-			return i == 0 ? -EINVAL : i == 1 ? -EINVAL : 0;
+			return i < 2 ? -EINVAL : 0;
 	if ((long)v[0] != futex_nr)
 		return 0;
 	unsigned op = (unsigned)v[2] & ~(unsigned)(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
