@@ -218,7 +218,7 @@ void agent_on_verdicts(agent *a, struct tstate *ts, struct tproc *p, int64_t mon
 		job->trig.threshold = v->threshold;
 		capture_job_set_trigger_text(job, r->name, v->condition, v->reason);
 		struct history_point *hp = xcalloc(HISTORY_EXPORT_MAX, sizeof(*hp));
-		job->trig.nhistory = hist_export(p->hist[r->metric], hp, HISTORY_EXPORT_MAX);
+		job->trig.nhistory = hist_export(tproc_rule_hist(p, ts->conf, i), hp, HISTORY_EXPORT_MAX);
 		job->trig.history = hp;
 		char id[256] = "";
 		if (submit(a, ts, p, job, mono_ms, id) < 0) {

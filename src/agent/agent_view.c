@@ -74,6 +74,12 @@ static void write_rule_conf(struct json_writer *w, const struct rule_conf *r, ui
 	json_obj_begin(w);
 	json_kv_str(w, "name", r->name);
 	json_kv_str(w, "metric", metric_info(r->metric)->name);
+	if (r->own.query)
+		json_kv_str(w, "series", r->own.query);
+	if (r->has_below)
+		json_kv_double(w, "below", r->below);
+	if (r->has_stalled)
+		json_kv_int(w, "stalled_ms", r->stalled_ms);
 	if (r->has_min)
 		json_kv_double(w, "min", r->min);
 	if (r->has_diff)
@@ -131,6 +137,10 @@ static void write_proc(struct json_writer *w, const struct target_conf *t, const
 	json_kv_bool(w, "capturing", p->capturing);
 	if (t->go_url)
 		json_kv_str(w, "go_error", p->go_error);
+	if (p->locks_error)
+		json_kv_str(w, "locks_error", p->locks_error);
+	if (p->own_error)
+		json_kv_str(w, "series_error", p->own_error);
 	json_key(w, "metrics");
 	json_obj_begin(w);
 	for (int m = 0; m < M_COUNT; m++) {
@@ -139,6 +149,19 @@ static void write_proc(struct json_writer *w, const struct target_conf *t, const
 		json_key(w, metric_info((enum metric_id)m)->name);
 		if (p->last.valid & METRIC_BIT(m))
 			json_double(w, p->last.v[m]);
+		else
+			json_null(w);
+	}
+	/* The target's own series, under the selector or path the rule names. */
+	for (size_t i = 0; p->own_v && i < t->nrules && i < p->nrules; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup && t->rules[i].own.query; j++)
+			dup = t->rules[j].own.query && !strcmp(t->rules[j].own.query, t->rules[i].own.query);
+		if (!t->rules[i].own.query || dup)
+			continue;
+		json_key(w, t->rules[i].own.query);
+		if (p->own_valid[i])
+			json_double(w, p->own_v[i]);
 		else
 			json_null(w);
 	}

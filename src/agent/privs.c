@@ -54,6 +54,11 @@ static unsigned kind_bits(enum capture_kind k, bool go)
 		/* /proc/PID/smaps and smaps_rollup (Go too): PTRACE_MODE_READ; the
 		 * native page-fault profile: perf_event_open */
 		return go ? PRIV_PTRACE : PRIV_PTRACE | PRIV_PERFMON;
+	case K_LOCKS:
+		return PRIV_PTRACE; /* /proc/PID/task/TID/syscall and /proc/PID/mem */
+	case K_FDS:
+		/* /proc/PID/fd of another user's process: its mode, then PTRACE_MODE_READ */
+		return PRIV_DAC_READ_SEARCH | PRIV_PTRACE;
 	case K_COMMAND:
 		/* A command capture inspects the target (jcmd, gdb, ls /proc/PID/fd):
 		 * a root child inherits the bounding set, so keep what it will need. */
@@ -125,6 +130,13 @@ static void each_need(const struct hound_config *cfg, need_fn fn, void *arg)
 				continue;
 			snprintf(via, sizeof(via), "rule %s", t->rules[ri].name);
 			emit(fn, arg, "the fds metric", t->name, PRIV_DAC_READ_SEARCH, via);
+			break;
+		}
+		for (size_t ri = 0; ri < t->nrules; ri++) {
+			if (t->rules[ri].metric != M_DEADLOCKED && t->rules[ri].metric != M_LOCK_WAIT)
+				continue;
+			snprintf(via, sizeof(via), "rule %s", t->rules[ri].name);
+			emit(fn, arg, "the lock metrics", t->name, PRIV_PTRACE, via);
 			break;
 		}
 		if (t->flight_recorder.enabled && !go)

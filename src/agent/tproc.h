@@ -26,6 +26,14 @@ struct tproc {
 	proc_handle *ph;
 	go_sampler *go;
 	struct flightrec *flight;    /* always-on low-rate CPU ring, or NULL */
+	struct lockgraph *locks;     /* opened when a rule uses deadlocked or lock_wait */
+	char *locks_error;           /* last lock graph error, NULL when fine (owned) */
+	struct own_sampler *own;     /* when a rule reads the target's own series */
+	char *own_error;             /* last own-series error, NULL when fine (owned) */
+	struct metric_hist **own_hist; /* per rule: the history of its own series, else NULL */
+	double *own_v;               /* per rule: the last value of its own series */
+	bool *own_valid;             /* per rule: own_v was read this tick */
+	bool *own_rate;              /* per rule: own_v is a counter's per-second rate */
 	char *go_error;              /* last Go endpoint error, NULL when fine (owned) */
 	struct metric_hist *hist[M_COUNT]; /* allocated for the metrics the rules use */
 	uint64_t hist_mask;          /* metrics with an initialised history */
@@ -55,5 +63,7 @@ int tproc_sample(struct tproc *p, const struct target_conf *t, host_sampler *hos
 /* Evaluates every rule on the newest sample; verdicts land in p->verdicts. */
 void tproc_eval(struct tproc *p, const struct target_conf *t, int64_t mono_ms);
 double tproc_mem_limit(const struct tproc *p);
+/* The history rule i of t is judged on (its own series', or its metric's). */
+struct metric_hist *tproc_rule_hist(const struct tproc *p, const struct target_conf *t, size_t i);
 
 #endif

@@ -11,7 +11,9 @@
 #include "capture/cmdcapture.h"
 #include "capture/go/gocapture.h"
 #include "capture/native/flightrec.h"
+#include "capture/native/fds.h"
 #include "capture/native/heapnative.h"
+#include "capture/native/locks.h"
 #include "capture/native/perf.h"
 #include "capture/native/stacks.h"
 #include "lib/log.h"
@@ -29,6 +31,10 @@ static capture_fn pick(enum capture_kind k, bool go)
 		return go ? go_capture : heapnative_capture;
 	case K_COMMAND:
 		return command_capture;
+	case K_LOCKS:
+		return locks_capture;
+	case K_FDS:
+		return fds_capture;
 	case K_GOROUTINES:
 	case K_ALLOCS:
 	case K_BLOCK:
@@ -214,6 +220,7 @@ static int item_order(const struct capture_item *it, bool go)
 {
 	switch (it->kind) {
 	case K_STACKS: return 0;
+	case K_LOCKS: return 0;
 	case K_GOROUTINES: return 1;
 	case K_HEAP: return go ? 2 : 5;
 	case K_COMMAND: return 4;

@@ -19,7 +19,7 @@ static void capture_usage(FILE *out)
 		"Captures one bundle of process PID now and prints its directory.\n\n"
 		"  -p, --pid PID         the process\n"
 		"  -k, --kind KINDS      comma-separated capture kinds (default: stacks,heap):\n"
-		"                        stacks cpu heap, and with --go-url also goroutines allocs\n"
+		"                        stacks cpu heap locks fds, and with --go-url also goroutines allocs\n"
 		"                        block mutex threadcreate trace\n"
 		"  -d, --duration D      duration of cpu, native heap and trace captures\n"
 		"                        (default 10s / 10s / 5s)\n"

@@ -158,6 +158,8 @@ int cmd_report(int argc, char **argv)
 		if (cpusummary_print(path, stdout, 10) < 0)
 			printf("  (not a readable profile)\n");
 	}
+	print_section(dir, "locks.txt", "threads waiting on locks, deadlock cycles first", 20);
+	print_section(dir, "fds.txt", "open files by what they point to", 12);
 	snprintf(path, sizeof(path), "%s/goroutines.txt", dir);
 	if (access(path, R_OK) == 0) {
 		printf("\nlargest goroutine groups (goroutines.txt):\n");

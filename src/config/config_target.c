@@ -39,6 +39,8 @@ void cfg_free_target(struct target_conf *t)
 	free(t->go_metrics);
 	for (size_t i = 0; i < t->nrules; i++) {
 		free(t->rules[i].name);
+		free(t->rules[i].own.query);
+		free(t->rules[i].own.url);
 		capture_list_fini(&t->rules[i].capture);
 	}
 	free(t->rules);

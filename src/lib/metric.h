@@ -23,6 +23,10 @@ enum metric_id {
 	M_GC_PAUSE,     /* seconds (Go) */
 	M_GC_CPU,       /* % (Go) */
 	M_SERIES,       /* count (Go metrics endpoint) */
+	M_DEADLOCKED,   /* threads in a lock wait-for cycle */
+	M_LOCK_WAIT,    /* seconds: the longest current wait on a held lock */
+	M_PROMETHEUS,   /* a series of the target's Prometheus endpoint (rule->own) */
+	M_EXPVAR,       /* a value of the target's expvar JSON (rule->own) */
 	M_COUNT
 };
 
@@ -55,6 +59,8 @@ enum capture_kind {
 	K_THREADCREATE,
 	K_TRACE,
 	K_COMMAND,
+	K_LOCKS,
+	K_FDS,
 	K_COUNT
 };
 

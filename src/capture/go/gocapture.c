@@ -244,6 +244,8 @@ int go_capture(struct capture_ctx *ctx, const struct capture_item *item, char *e
 				  errlen);
 	}
 	case K_COMMAND:
+	case K_LOCKS:
+	case K_FDS:
 	case K_COUNT:
 		break;
 	}
