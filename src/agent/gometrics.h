@@ -14,7 +14,7 @@
 #define GO_METRICS_MASK                                                                       \
 	(METRIC_BIT(M_GOROUTINES) | METRIC_BIT(M_HEAP_INUSE) | METRIC_BIT(M_HEAP_ALLOC) |    \
 	 METRIC_BIT(M_HEAP_RELEASED) | METRIC_BIT(M_GC_PAUSE) | METRIC_BIT(M_GC_CPU) |       \
-	 METRIC_BIT(M_SERIES))
+	 METRIC_BIT(M_SERIES) | METRIC_BIT(M_HEAP_LIVE))
 
 /* How often the goroutine profile header is fetched when there is no go.metrics. */
 #define GO_GOROUTINE_PROFILE_EVERY_MS 10000

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture/jvm/jvmproc.h"
 #include "capture/native/flightrec.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -13,7 +14,7 @@
 #define GO_METRICS_MASK                                                                          \
 	(METRIC_BIT(M_GOROUTINES) | METRIC_BIT(M_HEAP_INUSE) | METRIC_BIT(M_HEAP_ALLOC) |        \
 	 METRIC_BIT(M_HEAP_RELEASED) | METRIC_BIT(M_GC_PAUSE) | METRIC_BIT(M_GC_CPU) |           \
-	 METRIC_BIT(M_SERIES))
+	 METRIC_BIT(M_SERIES) | METRIC_BIT(M_HEAP_LIVE))
 
 /* The longest look-back any rule needs on a metric (trend window or forecast horizon). */
 static int64_t trend_window(const struct target_conf *t, enum metric_id m)
@@ -57,6 +58,7 @@ int tproc_new(const struct target_conf *t, const struct hound_config *c, const s
 		p->go = NULL;
 	if (p->go)
 		go_sampler_set_start(p->go, p->start_wall_ms);
+	p->jvm_state = t->go_url || t->jvm_off ? TPROC_JVM_NOT : TPROC_JVM_PROBING;
 	if (t->flight_recorder.enabled &&
 	    flightrec_new(p->pid, t->flight_recorder.rate_hz, t->flight_recorder.keep_ms, &p->flight) < 0)
 		p->flight = NULL; /* flightrec_new logged why; captures still work */
@@ -84,6 +86,7 @@ void tproc_free(struct tproc *p)
 	proc_handle_free(p->ph);
 	if (p->go)
 		go_sampler_free(p->go);
+	jvm_sampler_free(p->jvm);
 	flightrec_free(p->flight);
 	for (int m = 0; m < M_COUNT; m++)
 		if (p->hist_mask & METRIC_BIT(m))
@@ -99,6 +102,49 @@ void tproc_free(struct tproc *p)
 	free(p->baseline_dir);
 	free(p->go_error);
 	free(p);
+}
+
+static void jvm_set_state(struct tproc *p, const struct target_conf *t, enum tproc_jvm st,
+			  const char *status)
+{
+	if (p->jvm_state == st && !strcmp(p->jvm_status, status))
+		return;
+	p->jvm_state = st;
+	snprintf(p->jvm_status, sizeof(p->jvm_status), "%s", status);
+	if (st == TPROC_JVM_PERF)
+		log_info("JVM target", "target=%s pid=%d perfdata=yes", t->name, (int)p->pid);
+	else if (st == TPROC_JVM_NO_PERF)
+		log_warn("JVM target without PerfData", "target=%s pid=%d reason=\"%s\"", t->name,
+			 (int)p->pid, status);
+}
+
+/*
+ * Looks for the process's PerfData file while it is young (a JVM creates it
+ * in its first second); after the window, one look at its maps tells a JVM
+ * running without PerfData from a process that is not a JVM at all.
+ */
+static void jvm_probe(struct tproc *p, const struct target_conf *t, int64_t mono_ms, int64_t wall_ms)
+{
+	struct jvm_proc j;
+	char err[256];
+
+	if (p->jvm_probe_mono_ms && mono_ms - p->jvm_probe_mono_ms < TPROC_JVM_PROBE_EVERY_MS)
+		return;
+	p->jvm_probe_mono_ms = mono_ms;
+	bool old = wall_ms - p->start_wall_ms > TPROC_JVM_PROBE_WINDOW_MS;
+	if (jvm_proc_probe(p->pid, old, &j) < 0)
+		return;
+	if (j.has_perf) {
+		int rc = jvm_sampler_open(j.perf_path, &p->jvm, err, sizeof(err));
+		if (rc == 0)
+			jvm_set_state(p, t, TPROC_JVM_PERF, "");
+		else if (rc != -EAGAIN)
+			jvm_set_state(p, t, TPROC_JVM_NO_PERF, err);
+		return;
+	}
+	if (old)
+		jvm_set_state(p, t, j.libjvm ? TPROC_JVM_NO_PERF : TPROC_JVM_NOT,
+			      j.libjvm ? jvm_proc_no_perf_reason(&j) : "");
 }
 
 int tproc_sample(struct tproc *p, const struct target_conf *t, host_sampler *host, int64_t mono_ms,
@@ -124,6 +170,13 @@ int tproc_sample(struct tproc *p, const struct target_conf *t, host_sampler *hos
 			free(p->go_error);
 			p->go_error = NULL;
 		}
+	}
+	if (p->jvm_state == TPROC_JVM_PROBING)
+		jvm_probe(p, t, mono_ms, wall_ms);
+	if (p->jvm && jvm_sampler_sample(p->jvm, mono_ms, &s) < 0) {
+		jvm_sampler_free(p->jvm);
+		p->jvm = NULL;
+		jvm_set_state(p, t, TPROC_JVM_NO_PERF, "the JVM's PerfData stopped parsing");
 	}
 	p->last = s;
 	p->nsamples++;

@@ -125,7 +125,8 @@ int cmd_capture(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < job->items.n; i++) {
-		if (!go_url && !capture_kind_native(job->items.items[i].kind)) {
+		enum capture_kind k = job->items.items[i].kind;
+		if (!go_url && !capture_kind_native(k) && !capture_kind_jvm_only(k)) {
 			fprintf(stderr, "hound capture: kind '%s' needs --go-url\n",
 				capture_kind_name(job->items.items[i].kind));
 			capture_job_free(job);

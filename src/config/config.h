@@ -70,6 +70,7 @@ struct target_conf {
 	struct selector_conf match;
 	char *go_url;         /* NULL unless go: */
 	char *go_metrics;     /* NULL unless go.metrics */
+	bool jvm_off;         /* jvm: false: never treated as a JVM */
 	struct rule_conf *rules;
 	size_t nrules;
 	int max_captures;     /* limits.max_captures, default 6 */

@@ -25,6 +25,7 @@ static const struct metric_info metrics[M_COUNT] = {
 	[M_GC_PAUSE] = {"gc_pause", UNIT_SECONDS, true, false},
 	[M_GC_CPU] = {"gc_cpu", UNIT_PERCENT, true, false},
 	[M_SERIES] = {"series", UNIT_COUNT, true, true},
+	[M_HEAP_LIVE] = {"heap_live", UNIT_BYTES, true, false},
 };
 
 const struct metric_info *metric_info(enum metric_id id)
@@ -92,6 +93,7 @@ static const char *const kind_names[K_COUNT] = {
 	[K_THREADCREATE] = "threadcreate",
 	[K_TRACE] = "trace",
 	[K_COMMAND] = "command",
+	[K_HEAP_DUMP] = "heap_dump",
 };
 
 const char *capture_kind_name(enum capture_kind k)
@@ -115,4 +117,14 @@ bool capture_kind_native(enum capture_kind k)
 bool capture_kind_has_duration(enum capture_kind k)
 {
 	return k == K_CPU || k == K_TRACE;
+}
+
+bool capture_kind_jvm_only(enum capture_kind k)
+{
+	return k == K_HEAP_DUMP;
+}
+
+bool metric_jvm(enum metric_id id)
+{
+	return id == M_HEAP_INUSE || id == M_HEAP_LIVE || id == M_GC_PAUSE || id == M_GC_CPU;
 }

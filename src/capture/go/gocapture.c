@@ -231,6 +231,7 @@ int go_capture(struct capture_ctx *ctx, const struct capture_item *item, char *e
 				  errlen);
 	}
 	case K_COMMAND:
+	case K_HEAP_DUMP:
 	case K_COUNT:
 		break;
 	}
