@@ -134,6 +134,9 @@ static void jvm_probe(struct tproc *p, const struct target_conf *t, int64_t mono
 	bool old = wall_ms - p->start_wall_ms > TPROC_JVM_PROBE_WINDOW_MS;
 	if (jvm_proc_probe(p->pid, old, &j) < 0)
 		return;
+	/* a JVM told not to publish PerfData will not: decide now */
+	if (!j.has_perf && !old && (j.flags & (JVM_FLAG_NO_PERFDATA | JVM_FLAG_PERF_NO_SHM)))
+		old = jvm_proc_probe(p->pid, true, &j) == 0;
 	if (j.has_perf) {
 		int rc = jvm_sampler_open(j.perf_path, &p->jvm, err, sizeof(err));
 		if (rc == 0)

@@ -23,7 +23,7 @@ enum tproc_jvm {
 };
 
 /* A process without a PerfData file this long after its start is judged once by its maps. */
-#define TPROC_JVM_PROBE_WINDOW_MS 30000
+#define TPROC_JVM_PROBE_WINDOW_MS 10000
 #define TPROC_JVM_PROBE_EVERY_MS 2000
 
 /*

@@ -227,8 +227,10 @@ static void target(struct cfg *x, yaml_node_t *n, struct target_conf *t)
 		limits(x, v[T_LIMITS], t);
 	if (v[T_JVM]) {
 		bool on = true;
-		if (cfg_bool(x, "jvm", v[T_JVM], &on) > 0)
+		if (cfg_bool(x, "jvm", v[T_JVM], &on) > 0) {
 			t->jvm_off = !on;
+			t->jvm_on = on;
+		}
 	}
 	if (v[T_FLIGHT])
 		flight(x, v[T_FLIGHT], &t->flight_recorder);

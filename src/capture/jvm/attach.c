@@ -55,6 +55,11 @@ static int try_connect(const struct jvm_proc *j, const char *path, char *err, si
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		close(fd);
+		if (e == EACCES || e == EPERM)
+			return util_err(err, errlen, -EACCES,
+					"connect %s: %s (the JVM's socket is private to uid %u: hound "
+					"needs that uid, or root with CAP_DAC_OVERRIDE: set jvm: true)",
+					path, strerror(e), (unsigned)j->uid);
 		return -e;
 	}
 	return fd;
@@ -107,7 +112,9 @@ int jvm_attach_connect(const struct jvm_proc *j, int open_timeout_ms, char *err,
 		return util_err(err, errlen, rc, "create .attach_pid%d in the cwd or /tmp of pid %d: %s",
 				(int)j->nspid, (int)j->pid, strerror(-rc));
 	if (kill(j->pid, SIGQUIT) < 0) {
-		rc = util_err(err, errlen, -errno, "kill(%d, SIGQUIT): %s", (int)j->pid, strerror(errno));
+		int e = errno;
+		rc = util_err(err, errlen, -e, "kill(%d, SIGQUIT): %s%s", (int)j->pid, strerror(e),
+			      e == EPERM ? " (a JVM of another uid needs CAP_KILL: set jvm: true)" : "");
 		unlink(trig);
 		return rc;
 	}
