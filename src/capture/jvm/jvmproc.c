@@ -37,6 +37,7 @@ int jvm_parse_status(const char *buf, size_t len, struct jvm_proc *out)
 	const char *sig = line_value(buf, len, "SigCgt");
 	unsigned long a, b;
 
+	out->sigcgt = 0;
 	if (!pid || !uid || sscanf(pid, "%lu", &a) != 1)
 		return -EINVAL;
 	out->pid = (pid_t)a;
