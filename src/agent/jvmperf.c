@@ -33,6 +33,7 @@ struct jvm_sampler {
 	uint32_t indexed_entries;           /* num_entries when the index was built */
 	double freq;                        /* ticks per second */
 	size_t ticks, safepoint_time, safepoints, threads;
+	size_t last_cause, last_cause_len;  /* sun.gc.lastCause, a 'B' string */
 	struct collector col[JVM_MAX_COLLECTORS];
 	size_t ncol;
 	size_t space_used[JVM_MAX_SPACES];
@@ -70,7 +71,10 @@ static void index_entry(jvm_sampler *j, const struct hsperf_entry *e)
 	int c, g;
 
 	if (e->type == 'B') {
-		if (!strcmp(e->name, "sun.gc.policy.name"))
+		if (!strcmp(e->name, "sun.gc.lastCause")) {
+			j->last_cause = e->data_off;
+			j->last_cause_len = e->data_len;
+		} else if (!strcmp(e->name, "sun.gc.policy.name"))
 			hsperf_string(j->map, e, j->view.gc, sizeof(j->view.gc));
 		else if (!strcmp(e->name, "java.property.java.vm.version"))
 			hsperf_string(j->map, e, j->view.version, sizeof(j->view.version));
@@ -129,7 +133,7 @@ static int build_index(jvm_sampler *j)
 	int rc;
 
 	j->freq = 0;
-	j->ticks = j->safepoint_time = j->safepoints = j->threads = NO_OFF;
+	j->ticks = j->safepoint_time = j->safepoints = j->threads = j->last_cause = NO_OFF;
 	for (size_t i = 0; i < JVM_MAX_COLLECTORS; i++) {
 		struct collector *k = &j->col[i];
 		k->inv = k->time = k->entry = k->exit = NO_OFF;
@@ -229,6 +233,24 @@ static double longest_pause(jvm_sampler *j, int64_t now_ticks, int64_t window_ti
 	return longest / j->freq;
 }
 
+/*
+ * hound's own class histogram (the heap baseline) and heap dump make the
+ * JVM collect; that pause must not fire the rules the baseline serves.
+ */
+static bool caused_by_hound(const jvm_sampler *j)
+{
+	static const char *const causes[] = {"Heap Inspection Initiated GC", "Heap Dump Initiated GC"};
+	if (j->last_cause == NO_OFF)
+		return false;
+	const char *c = (const char *)j->map + j->last_cause;
+	for (size_t i = 0; i < ARRAY_LEN(causes); i++) {
+		size_t n = strlen(causes[i]);
+		if (n < j->last_cause_len && memcmp(c, causes[i], n) == 0 && c[n] == '\0')
+			return true;
+	}
+	return false;
+}
+
 int jvm_sampler_sample(jvm_sampler *j, int64_t mono_ms, struct proc_sample *out)
 {
 	/* entries are only appended; when there are new ones, resolve names again */
@@ -257,18 +279,22 @@ int jvm_sampler_sample(jvm_sampler *j, int64_t mono_ms, struct proc_sample *out)
 	}
 	set(out, M_HEAP_INUSE, (double)used);
 	set(out, M_HEAP_LIVE, (double)old);
-	set(out, M_GC_PAUSE, longest_pause(j, ticks, window > 0 ? window : dticks));
+	double pause = longest_pause(j, ticks, window > 0 ? window : dticks);
 
-	int64_t dgc = 0;
+	int64_t dgc = 0, dinv = 0;
 	uint64_t count = 0;
 	for (size_t i = 0; i < j->ncol; i++) {
 		struct collector *k = &j->col[i];
 		int64_t t = rd(j, k->time), inv = rd(j, k->inv);
 		dgc += j->have_prev ? t - k->prev_time : t;
+		dinv += j->have_prev ? inv - k->prev_inv : 0;
 		count += (uint64_t)inv;
 		k->prev_time = t;
 		k->prev_inv = inv;
 	}
+	if (dinv == 1 && caused_by_hound(j))
+		pause = 0, dgc = 0;
+	set(out, M_GC_PAUSE, pause);
 	if (dticks > 0) {
 		double f = (double)dgc / (double)dticks;
 		set(out, M_GC_CPU, 100.0 * (f < 0 ? 0 : f > 1 ? 1 : f));
