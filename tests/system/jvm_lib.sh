@@ -13,7 +13,8 @@ build_jvm_target() {
 # takes a while to start on a busy machine: wait for its "ready" line.
 start_jvm() {
 	local name=$1 mode=$2; shift 2
-	java "$@" -cp "$T/jcls" JTarget "$mode" >"$T/$name.out" 2>&1 &
+	# in $T: attach clients drop their trigger file in the JVM's working directory
+	(cd "$T" && exec java "$@" -cp "$T/jcls" JTarget "$mode") >"$T/$name.out" 2>&1 &
 	JVM_PID=$!
 	TEST_PIDS="$TEST_PIDS $JVM_PID"
 	wait_for 120 grep -qx ready "$T/$name.out"

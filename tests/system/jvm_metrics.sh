@@ -62,7 +62,7 @@ diag "gc_cpu: storm $storm_cpu%, idle $idle_cpu%"
 check "the storm's gc_cpu is far above the idle JVM's" \
 	python3 -c "import sys; sys.exit(0 if $storm_cpu > 10 * $idle_cpu + 1 else 1)"
 check "the idle JVM's heap baseline is taken (a class histogram: a full GC)" \
-	wait_for 30 sh -c "ls '$T'/out-storm/baselines/idle/*/heap.base.histo.txt"
+	wait_for 30 sh -c "ls '$T'/out-storm/baselines/idle/*/heap.base.histo.txt >/dev/null"
 n0=$(proc_json "$PORT" idle "p['samples']")
 more_samples() { [ "$(proc_json "$PORT" idle "p['samples']")" -ge $((n0 + 3)) ]; }
 check "three more samples of the idle JVM" wait_for 30 more_samples
