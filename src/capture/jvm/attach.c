@@ -65,27 +65,38 @@ static int try_connect(const struct jvm_proc *j, const char *path, char *err, si
 	return fd;
 }
 
-/* Creates the trigger file where the JVM looks: its cwd first, then its /tmp. */
-static int make_trigger(const struct jvm_proc *j, char *path, size_t len)
+/*
+ * Creates the trigger file where the JVM looks: its cwd first, then its
+ * /tmp. Returns a directory fd to unlink it from (-errno on failure), so the
+ * file goes even when the JVM, and with it /proc/PID, is gone.
+ */
+static int make_trigger(const struct jvm_proc *j, char *name, size_t len)
 {
 	static const char *const where[] = {"cwd", "root/tmp"};
 	int e = 0;
+	snprintf(name, len, ".attach_pid%d", (int)j->nspid);
 	for (size_t i = 0; i < ARRAY_LEN(where); i++) {
-		snprintf(path, len, "/proc/%d/%s/.attach_pid%d", (int)j->pid, where[i], (int)j->nspid);
-		int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		char dir[64];
+		snprintf(dir, sizeof(dir), "/proc/%d/%s", (int)j->pid, where[i]);
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0) {
+			e = errno;
+			continue;
+		}
+		int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd >= 0) {
 			close(fd);
-			return 0;
+			return dfd;
 		}
 		e = errno;
+		close(dfd);
 	}
-	path[0] = '\0';
 	return -e;
 }
 
 int jvm_attach_connect(const struct jvm_proc *j, int open_timeout_ms, char *err, size_t errlen)
 {
-	char sock[128], trig[PATH_MAX];
+	char sock[128], trig[64];
 	uid_t me = geteuid();
 	int fd;
 
@@ -107,15 +118,16 @@ int jvm_attach_connect(const struct jvm_proc *j, int open_timeout_ms, char *err,
 				"JVM pid %d does not handle SIGQUIT (-Xrs, -XX:+ReduceSignalUsage, or "
 				"still starting): attaching would kill it, refused",
 				(int)j->pid);
-	int rc = make_trigger(j, trig, sizeof(trig));
-	if (rc < 0)
-		return util_err(err, errlen, rc, "create .attach_pid%d in the cwd or /tmp of pid %d: %s",
-				(int)j->nspid, (int)j->pid, strerror(-rc));
+	int dfd = make_trigger(j, trig, sizeof(trig));
+	if (dfd < 0)
+		return util_err(err, errlen, dfd, "create %s in the cwd or /tmp of pid %d: %s", trig,
+				(int)j->pid, strerror(-dfd));
 	if (kill(j->pid, SIGQUIT) < 0) {
 		int e = errno;
-		rc = util_err(err, errlen, -e, "kill(%d, SIGQUIT): %s%s", (int)j->pid, strerror(e),
-			      e == EPERM ? " (a JVM of another uid needs CAP_KILL: set jvm: true)" : "");
-		unlink(trig);
+		int rc = util_err(err, errlen, -e, "kill(%d, SIGQUIT): %s%s", (int)j->pid, strerror(e),
+				  e == EPERM ? " (a JVM of another uid needs CAP_KILL: set jvm: true)" : "");
+		unlinkat(dfd, trig, 0);
+		close(dfd);
 		return rc;
 	}
 	int64_t deadline = util_mono_ms() + open_timeout_ms;
@@ -139,7 +151,8 @@ int jvm_attach_connect(const struct jvm_proc *j, int open_timeout_ms, char *err,
 		if (wait < 200)
 			wait *= 2;
 	}
-	unlink(trig);
+	unlinkat(dfd, trig, 0);
+	close(dfd);
 	return fd;
 }
 
