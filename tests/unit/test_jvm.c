@@ -12,6 +12,7 @@
 #include "capture/jvm/jvmproc.h"
 #include "lib/hsperf.h"
 #include "lib/util.h"
+#include "report/jvmsummary.h"
 #include "tap.h"
 
 #define FIX TOP_SRCDIR "/tests/fixtures/jvm/"
@@ -108,6 +109,15 @@ static void poke(int fd, const char *buf, size_t len, const char *name, int64_t 
 			printf("# pwrite %s failed\n", name);
 }
 
+static void poke_str(int fd, const char *buf, size_t len, const char *name, const char *v)
+{
+	struct hsperf_header h;
+	struct hsperf_entry e;
+	if (hsperf_parse_header(buf, len, &h) == 0 && hsperf_find(buf, len, &h, name, &e) == 1)
+		if (pwrite(fd, v, strlen(v) + 1, (off_t)e.data_off) != (ssize_t)strlen(v) + 1)
+			printf("# pwrite %s failed\n", name);
+}
+
 static void test_sampler(void)
 {
 	size_t len;
@@ -138,9 +148,23 @@ static void test_sampler(void)
 	is_int(v.safepoints, 28, "safepoints");
 	is_str(v.gc, "GarbageFirst", "gc policy in the view");
 
-	/* one young collection of 5 ms within one second of JVM time */
+	/* hound's own class histogram: one collection caused by heap inspection is not counted */
 	int64_t t0 = 563762134702LL;
-	poke(fd, buf, len, "sun.os.hrt.ticks", t0 + 1000000000);
+	poke_str(fd, buf, len, "sun.gc.lastCause", "Heap Inspection Initiated GC");
+	poke(fd, buf, len, "sun.os.hrt.ticks", t0 + 500000000);
+	poke(fd, buf, len, "sun.gc.collector.1.invocations", 6);
+	poke(fd, buf, len, "sun.gc.collector.1.time", 63455163 + 40000000);
+	poke(fd, buf, len, "sun.gc.collector.1.lastEntryTime", t0 + 100000000);
+	poke(fd, buf, len, "sun.gc.collector.1.lastExitTime", t0 + 140000000);
+	memset(&s, 0, sizeof(s));
+	jvm_sampler_sample(j, 1500, &s);
+	is_double(s.v[M_GC_PAUSE], 0, 0, "a heap-inspection GC (hound's histogram) is no pause");
+	is_double(s.v[M_GC_CPU], 0, 0, "nor GC time");
+	poke_str(fd, buf, len, "sun.gc.lastCause", "G1 Evacuation Pause");
+
+	/* one young collection of 5 ms within half a second of JVM time */
+	t0 += 500000000;
+	poke(fd, buf, len, "sun.os.hrt.ticks", t0 + 500000000);
 	poke(fd, buf, len, "sun.gc.collector.0.invocations", 4);
 	poke(fd, buf, len, "sun.gc.collector.0.time", 17093044 + 5000000);
 	poke(fd, buf, len, "sun.gc.collector.0.lastEntryTime", t0 + 100000000);
@@ -150,14 +174,14 @@ static void test_sampler(void)
 	memset(&s, 0, sizeof(s));
 	jvm_sampler_sample(j, 2000, &s);
 	is_double(s.v[M_GC_PAUSE], 0.005, 1e-12, "one collection: its pause");
-	is_double(s.v[M_GC_CPU], 0.5, 1e-9, "5 ms of GC in 1 s: 0.5%%");
+	is_double(s.v[M_GC_CPU], 1.0, 1e-9, "5 ms of GC in 0.5 s: 1%%");
 	is_double(s.v[M_HEAP_INUSE], 6545544 + (1 << 20), 0, "eden counts in heap_inuse");
 	is_double(s.v[M_HEAP_LIVE], 6545544, 0, "but not in heap_live");
 	jvm_sampler_view(j, &v);
-	is_double(v.safepoint_pct, 1.0, 1e-9, "10 ms at safepoints in 1 s: 1%%");
+	is_double(v.safepoint_pct, 2.0, 1e-9, "10 ms at safepoints in 0.5 s: 2%%");
 
 	/* three collections, 60 ms in all, the last one 10 ms: the mean is the bound */
-	poke(fd, buf, len, "sun.os.hrt.ticks", t0 + 2000000000);
+	poke(fd, buf, len, "sun.os.hrt.ticks", t0 + 1500000000);
 	poke(fd, buf, len, "sun.gc.collector.0.invocations", 7);
 	poke(fd, buf, len, "sun.gc.collector.0.time", 17093044 + 65000000);
 	poke(fd, buf, len, "sun.gc.collector.0.lastEntryTime", t0 + 1500000000);
@@ -168,8 +192,8 @@ static void test_sampler(void)
 	is_double(s.v[M_GC_CPU], 6.0, 1e-9, "60 ms in 1 s: 6%%");
 
 	/* a full collection still running for 300 ms */
-	poke(fd, buf, len, "sun.os.hrt.ticks", t0 + 3000000000);
-	poke(fd, buf, len, "sun.gc.collector.1.lastEntryTime", t0 + 2700000000);
+	poke(fd, buf, len, "sun.os.hrt.ticks", t0 + 2500000000LL);
+	poke(fd, buf, len, "sun.gc.collector.1.lastEntryTime", t0 + 2200000000LL);
 	memset(&s, 0, sizeof(s));
 	jvm_sampler_sample(j, 4000, &s);
 	is_double(s.v[M_GC_PAUSE], 0.3, 1e-12, "a pause in progress counts for its time so far");
@@ -268,8 +292,50 @@ static void test_histo(void)
 	free(buf);
 }
 
+static void test_threads(void)
+{
+	size_t len;
+	char *buf = load(FIX "threads-deadlock.txt", &len);
+	struct jvm_threads t;
+	ok(buf != NULL, "read the thread dump fixture");
+	if (!buf)
+		return;
+	is_int(jvmsummary_parse(buf, len, &t), 0, "thread dump parses");
+	ok(t.deadlock, "the deadlock is noticed");
+	const struct jvm_thread_group *dl = NULL;
+	size_t vm = 0;
+	for (size_t i = 0; i < t.n; i++) {
+		if (strstr(t.g[i].frame, "JTarget.lambda$deadlock"))
+			dl = dl ? dl : &t.g[i];
+		if (!strcmp(t.g[i].state, "(VM thread)"))
+			vm += t.g[i].count;
+	}
+	ok(dl && !strcmp(dl->state, "BLOCKED (on object monitor)"),
+	   "the deadlocked threads: BLOCKED in their own lambda");
+	ok(vm > 0, "VM threads without Java state form their own group");
+	size_t sum = 0;
+	for (size_t i = 0; i < t.n; i++)
+		sum += t.g[i].count;
+	is_int(sum, t.threads, "every thread in one group");
+	ok(t.n >= 2 && t.g[0].count >= t.g[t.n - 1].count, "largest group first");
+	int mains = 0;
+	for (size_t i = 0; i < t.n; i++)
+		mains += !strcmp(t.g[i].frame, "JTarget.deadlock");
+	is_int(mains, 1, "main: the app frame under Thread.join is JTarget.deadlock");
+	jvmsummary_free(&t);
+	int bad = 0;
+	for (size_t n = 0; n < len; n += 13)
+		if (jvmsummary_parse(buf, n, &t) == 0)
+			jvmsummary_free(&t);
+		else
+			bad++;
+	ok(bad > 0, "truncated dumps parse or fail cleanly");
+	free(buf);
+}
+
 int main(void)
 {
+	test_threads();
 	test_parser();
 	test_sampler();
 	test_status_flags();
