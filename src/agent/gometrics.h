@@ -40,6 +40,12 @@ int go_sampler_new(const char *go_url, const char *metrics_url, go_sampler **out
 void go_sampler_set_start(go_sampler *g, int64_t start_wall_ms);
 
 /*
+ * The target's GOGC percentage (from its environment: 100 when unset, -1
+ * for off), which turns the runtime's next GC goal into heap_live.
+ */
+void go_sampler_set_gogc(go_sampler *g, int gogc);
+
+/*
  * Fetches what need_mask requires (only GO_METRICS_MASK bits matter) and sets
  * those values and valid bits in out; every other field of out is left as it
  * was. Each request times out after half the interval (200 ms .. 5 s), so a

@@ -37,6 +37,22 @@ static char *dup_or_null(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
+/* The GOGC a Go process started with: 100 unless its environment says otherwise, -1 for off. */
+static int gogc_of(pid_t pid)
+{
+	char path[64], *env = NULL;
+	size_t len = 0;
+	int gogc = 100;
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	if (util_read_file(path, &env, &len, 1 << 20) < 0)
+		return gogc;
+	for (size_t i = 0; i < len; i += strlen(env + i) + 1)
+		if (util_str_has_prefix(env + i, "GOGC="))
+			gogc = !strcmp(env + i + 5, "off") ? -1 : atoi(env + i + 5) > 0 ? atoi(env + i + 5) : 100;
+	free(env);
+	return gogc;
+}
+
 int tproc_new(const struct target_conf *t, const struct hound_config *c, const struct proc_ident *id,
 	      struct tproc **out)
 {
@@ -56,8 +72,10 @@ int tproc_new(const struct target_conf *t, const struct hound_config *c, const s
 	p->cgroup = dup_or_null(proc_handle_cgroup(p->ph));
 	if (t->go_url && go_sampler_new(t->go_url, t->go_metrics, &p->go) < 0)
 		p->go = NULL;
-	if (p->go)
+	if (p->go) {
 		go_sampler_set_start(p->go, p->start_wall_ms);
+		go_sampler_set_gogc(p->go, gogc_of(p->pid));
+	}
 	p->jvm_state = t->go_url || t->jvm_off ? TPROC_JVM_NOT : TPROC_JVM_PROBING;
 	if (t->flight_recorder.enabled &&
 	    flightrec_new(p->pid, t->flight_recorder.rate_hz, t->flight_recorder.keep_ms, &p->flight) < 0)
