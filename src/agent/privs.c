@@ -139,6 +139,14 @@ static void each_need(const struct hound_config *cfg, need_fn fn, void *arg)
 
 		if (t->match.exe)
 			emit(fn, arg, "match.exe", t->name, PRIV_PTRACE, "the selector");
+		for (size_t ri = 0; ri < t->nrules && !go && !t->jvm_off; ri++) {
+			/* a JVM's PerfData file is 0600, owned by the JVM's user */
+			if (!metric_jvm(t->rules[ri].metric))
+				continue;
+			snprintf(via, sizeof(via), "rule %s", t->rules[ri].name);
+			emit(fn, arg, "the JVM metrics", t->name, PRIV_DAC_READ_SEARCH, via);
+			break;
+		}
 		for (size_t ri = 0; ri < t->nrules; ri++) {
 			if (t->rules[ri].metric != M_FDS)
 				continue;

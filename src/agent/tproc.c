@@ -159,6 +159,10 @@ static void jvm_probe(struct tproc *p, const struct target_conf *t, int64_t mono
 		int rc = jvm_sampler_open(j.perf_path, &p->jvm, err, sizeof(err));
 		if (rc == 0)
 			jvm_set_state(p, t, TPROC_JVM_PERF, "");
+		else if (rc == -EACCES || rc == -EPERM)
+			jvm_set_state(p, t, TPROC_JVM_NO_PERF,
+				      "its PerfData file is private to the JVM's user: hound needs that "
+				      "uid or CAP_DAC_READ_SEARCH (kept when a rule uses a JVM metric)");
 		else if (rc != -EAGAIN)
 			jvm_set_state(p, t, TPROC_JVM_NO_PERF, err);
 		return;

@@ -48,7 +48,7 @@ YAML
 }
 write_cfg "jvm: true"
 run_hound ns
-sampled() { [ -n "$(proc_json "$PORT" ns "p['metrics']['gc_pause']")" ]; }
+sampled() { [ "$(proc_json "$PORT" ns "isinstance(p['metrics']['gc_pause'], (int, float))")" = True ]; }
 check "the agent samples the namespaced JVM's GC" wait_for 60 sampled
 check "the status view has its PerfData" [ "$(proc_json "$PORT" ns "p['jvm']['perfdata']")" = True ]
 check "jvm: true keeps what attaching to another uid needs" \
@@ -69,7 +69,10 @@ stop_hound
 rm -rf "$T/out-ns"
 write_cfg ""
 run_hound ns
-check "without jvm: true the GC metrics still come" wait_for 60 sampled
+check "without jvm: true the GC metrics still come (CAP_DAC_READ_SEARCH for the 0600 PerfData)" \
+	wait_for 60 sampled
+check "CAP_DAC_READ_SEARCH is kept for the JVM metric, and no attach capability" \
+	sh -c "grep 'privileges dropped' '$T/ns.log' | grep 'CAP_DAC_READ_SEARCH' | grep -qv 'CAP_KILL'"
 rm -f "/proc/$JPID/root/tmp/.java_pid1"
 check "an API capture is accepted" [ "$(post)" = 202 ]
 check "its bundle is written" wait_for 120 done_ns

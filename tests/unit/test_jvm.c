@@ -206,6 +206,7 @@ static void test_sampler(void)
 	unlink(path);
 	memset(&s, 0, sizeof(s));
 	is_int(jvm_sampler_sample(j, 6000, &s), 0, "an unlinked file is still readable");
+	jvm_sampler_free(j);
 	ok(jvm_sampler_open("/nonexistent/hsperf", &j, err, sizeof(err)) == -ENOENT && strstr(err, "open"),
 	   "missing file: -ENOENT, the error says which call: %s", err);
 out:
