@@ -24,6 +24,7 @@
 struct collector {
 	size_t inv, time, entry, exit;      /* offsets of the counters */
 	int64_t prev_inv, prev_time;
+	int64_t prev_running;               /* ticks of a running collection already counted */
 };
 
 struct jvm_sampler {
@@ -201,41 +202,10 @@ static void set(struct proc_sample *out, enum metric_id id, double v)
 }
 
 /*
- * The longest pause among the collections since the last sample. The JVM
- * keeps only the total time and the last pause per collector, so with
- * several collections in one interval this is the larger of the last one
- * and their mean: a lower bound of the true maximum, exact for one. A
- * collection still running counts for the time it has run so far.
- */
-static double longest_pause(jvm_sampler *j, int64_t now_ticks, int64_t window_ticks)
-{
-	double longest = 0;
-	for (size_t i = 0; i < j->ncol; i++) {
-		struct collector *k = &j->col[i];
-		int64_t inv = rd(j, k->inv), t = rd(j, k->time);
-		int64_t entry = rd(j, k->entry), exit = rd(j, k->exit);
-		double p = 0;
-		if (!j->have_prev) {
-			/* first sample: the last pause if it ended within one interval */
-			if (inv > 0 && exit >= entry && now_ticks - exit <= window_ticks)
-				p = (double)(exit - entry);
-		} else if (inv > k->prev_inv) {
-			double mean = (double)(t - k->prev_time) / (double)(inv - k->prev_inv);
-			p = exit >= entry ? (double)(exit - entry) : 0;
-			if (mean > p)
-				p = mean;
-		}
-		if (entry > exit && now_ticks > entry && (double)(now_ticks - entry) > p)
-			p = (double)(now_ticks - entry);
-		if (p > longest)
-			longest = p;
-	}
-	return longest / j->freq;
-}
-
-/*
  * hound's own class histogram (the heap baseline) and heap dump make the
  * JVM collect; that pause must not fire the rules the baseline serves.
+ * sun.gc.lastCause names the cause of the latest collection only, so only
+ * that one (the collector that exited last) can be set aside.
  */
 static bool caused_by_hound(const jvm_sampler *j)
 {
@@ -249,6 +219,78 @@ static bool caused_by_hound(const jvm_sampler *j)
 			return true;
 	}
 	return false;
+}
+
+/* The collector that ran the latest collection since the last sample, when hound caused it; else -1. */
+static int hound_collector(const jvm_sampler *j)
+{
+	int best = -1;
+	int64_t best_exit = -1;
+	if (!j->have_prev || !caused_by_hound(j))
+		return -1;
+	for (size_t i = 0; i < j->ncol; i++) {
+		const struct collector *k = &j->col[i];
+		int64_t exit = rd(j, k->exit);
+		if (rd(j, k->inv) > k->prev_inv && exit > best_exit) {
+			best_exit = exit;
+			best = (int)i;
+		}
+	}
+	return best;
+}
+
+/*
+ * The longest pause among the collections since the last sample, and the
+ * GC time they took (ticks, into *gc_ticks). The JVM keeps only the total
+ * time and the last pause per collector, so with several collections in one
+ * interval the pause is the larger of the last one and their mean: a lower
+ * bound of the true maximum, exact for one. A collection still running
+ * counts for the time it has run so far. The collection hound caused
+ * (mine) is left out of both.
+ */
+static double pauses(jvm_sampler *j, int64_t now_ticks, int64_t window_ticks, int mine,
+		     int64_t *gc_ticks)
+{
+	double longest = 0;
+	*gc_ticks = 0;
+	for (size_t i = 0; i < j->ncol; i++) {
+		struct collector *k = &j->col[i];
+		int64_t inv = rd(j, k->inv), t = rd(j, k->time);
+		int64_t entry = rd(j, k->entry), exit = rd(j, k->exit);
+		int64_t last = exit >= entry ? exit - entry : 0;
+		int64_t dinv = j->have_prev ? inv - k->prev_inv : 0;
+		int64_t dt = j->have_prev ? t - k->prev_time : t;
+		double p = 0;
+		if ((int)i == mine) {
+			dinv--;
+			dt -= last;
+			last = 0;
+		}
+		if (!j->have_prev) {
+			/* first sample: the last pause if it ended within one interval */
+			if (inv > 0 && now_ticks - exit <= window_ticks)
+				p = (double)last;
+		} else if (dinv > 0) {
+			double mean = (double)dt / (double)dinv;
+			p = (double)last > mean ? (double)last : mean;
+		}
+		/*
+		 * `time` grows only when a collection ends: one longer than the
+		 * interval would read as no GC at all. Count the running part now
+		 * and take it back from the total when it ends.
+		 */
+		int64_t running = entry > exit && now_ticks > entry ? now_ticks - entry : 0;
+		if ((double)running > p)
+			p = (double)running;
+		if (p > longest)
+			longest = p;
+		dt += running - (j->have_prev ? k->prev_running : 0);
+		*gc_ticks += dt > 0 ? dt : 0;
+		k->prev_running = running;
+		k->prev_time = t;
+		k->prev_inv = inv;
+	}
+	return longest / j->freq;
 }
 
 int jvm_sampler_sample(jvm_sampler *j, int64_t mono_ms, struct proc_sample *out)
@@ -279,21 +321,12 @@ int jvm_sampler_sample(jvm_sampler *j, int64_t mono_ms, struct proc_sample *out)
 	}
 	set(out, M_HEAP_INUSE, (double)used);
 	set(out, M_HEAP_LIVE, (double)old);
-	double pause = longest_pause(j, ticks, window > 0 ? window : dticks);
-
-	int64_t dgc = 0, dinv = 0;
+	int64_t dgc;
+	int mine = hound_collector(j);
+	double pause = pauses(j, ticks, window > 0 ? window : dticks, mine, &dgc);
 	uint64_t count = 0;
-	for (size_t i = 0; i < j->ncol; i++) {
-		struct collector *k = &j->col[i];
-		int64_t t = rd(j, k->time), inv = rd(j, k->inv);
-		dgc += j->have_prev ? t - k->prev_time : t;
-		dinv += j->have_prev ? inv - k->prev_inv : 0;
-		count += (uint64_t)inv;
-		k->prev_time = t;
-		k->prev_inv = inv;
-	}
-	if (dinv == 1 && caused_by_hound(j))
-		pause = 0, dgc = 0;
+	for (size_t i = 0; i < j->ncol; i++)
+		count += (uint64_t)rd(j, j->col[i].inv);
 	set(out, M_GC_PAUSE, pause);
 	if (dticks > 0) {
 		double f = (double)dgc / (double)dticks;

@@ -160,13 +160,28 @@ static void test_sampler(void)
 	jvm_sampler_sample(j, 1500, &s);
 	is_double(s.v[M_GC_PAUSE], 0, 0, "a heap-inspection GC (hound's histogram) is no pause");
 	is_double(s.v[M_GC_CPU], 0, 0, "nor GC time");
+	/* again, with a young collection of 7 ms just before it in the same interval */
+	poke(fd, buf, len, "sun.os.hrt.ticks", t0 + 1000000000);
+	poke(fd, buf, len, "sun.gc.collector.0.invocations", 4);
+	poke(fd, buf, len, "sun.gc.collector.0.time", 17093044 + 7000000);
+	poke(fd, buf, len, "sun.gc.collector.0.lastEntryTime", t0 + 550000000);
+	poke(fd, buf, len, "sun.gc.collector.0.lastExitTime", t0 + 557000000);
+	poke(fd, buf, len, "sun.gc.collector.1.invocations", 7);
+	poke(fd, buf, len, "sun.gc.collector.1.time", 63455163 + 80000000);
+	poke(fd, buf, len, "sun.gc.collector.1.lastEntryTime", t0 + 600000000);
+	poke(fd, buf, len, "sun.gc.collector.1.lastExitTime", t0 + 640000000);
+	memset(&s, 0, sizeof(s));
+	jvm_sampler_sample(j, 2000, &s);
+	is_double(s.v[M_GC_PAUSE], 0.007, 1e-12, "only the application's own collection counts");
+	is_double(s.v[M_GC_CPU], 1.4, 1e-9, "7 ms of GC in 0.5 s: 1.4%%");
+	t0 += 500000000;
 	poke_str(fd, buf, len, "sun.gc.lastCause", "G1 Evacuation Pause");
 
 	/* one young collection of 5 ms within half a second of JVM time */
 	t0 += 500000000;
 	poke(fd, buf, len, "sun.os.hrt.ticks", t0 + 500000000);
-	poke(fd, buf, len, "sun.gc.collector.0.invocations", 4);
-	poke(fd, buf, len, "sun.gc.collector.0.time", 17093044 + 5000000);
+	poke(fd, buf, len, "sun.gc.collector.0.invocations", 5);
+	poke(fd, buf, len, "sun.gc.collector.0.time", 17093044 + 12000000);
 	poke(fd, buf, len, "sun.gc.collector.0.lastEntryTime", t0 + 100000000);
 	poke(fd, buf, len, "sun.gc.collector.0.lastExitTime", t0 + 105000000);
 	poke(fd, buf, len, "sun.rt.safepointTime", 238481312 + 10000000);
@@ -182,8 +197,8 @@ static void test_sampler(void)
 
 	/* three collections, 60 ms in all, the last one 10 ms: the mean is the bound */
 	poke(fd, buf, len, "sun.os.hrt.ticks", t0 + 1500000000);
-	poke(fd, buf, len, "sun.gc.collector.0.invocations", 7);
-	poke(fd, buf, len, "sun.gc.collector.0.time", 17093044 + 65000000);
+	poke(fd, buf, len, "sun.gc.collector.0.invocations", 8);
+	poke(fd, buf, len, "sun.gc.collector.0.time", 17093044 + 72000000);
 	poke(fd, buf, len, "sun.gc.collector.0.lastEntryTime", t0 + 1500000000);
 	poke(fd, buf, len, "sun.gc.collector.0.lastExitTime", t0 + 1510000000);
 	memset(&s, 0, sizeof(s));
@@ -197,15 +212,25 @@ static void test_sampler(void)
 	memset(&s, 0, sizeof(s));
 	jvm_sampler_sample(j, 4000, &s);
 	is_double(s.v[M_GC_PAUSE], 0.3, 1e-12, "a pause in progress counts for its time so far");
+	is_double(s.v[M_GC_CPU], 30.0, 1e-9, "and its 300 ms in the last second count as GC time");
+	/* it ends 200 ms later, 500 ms long: only what was not counted yet is added */
+	poke(fd, buf, len, "sun.os.hrt.ticks", t0 + 3500000000LL);
+	poke(fd, buf, len, "sun.gc.collector.1.invocations", 8);
+	poke(fd, buf, len, "sun.gc.collector.1.time", 63455163 + 80000000 + 500000000);
+	poke(fd, buf, len, "sun.gc.collector.1.lastExitTime", t0 + 2700000000LL);
+	memset(&s, 0, sizeof(s));
+	jvm_sampler_sample(j, 5000, &s);
+	is_double(s.v[M_GC_PAUSE], 0.5, 1e-12, "the ended collection: 500 ms");
+	is_double(s.v[M_GC_CPU], 20.0, 1e-9, "its remaining 200 ms in the last second: 20%%");
 
 	/* the JVM's clock did not move: hound's clock is the interval */
 	memset(&s, 0, sizeof(s));
-	is_int(jvm_sampler_sample(j, 5000, &s), 0, "a sample with a frozen JVM clock");
+	is_int(jvm_sampler_sample(j, 6000, &s), 0, "a sample with a frozen JVM clock");
 	is_double(s.v[M_GC_CPU], 0, 1e-12, "no new GC time: 0%%");
 	/* the file goes away (the JVM exited): the mapping still reads */
 	unlink(path);
 	memset(&s, 0, sizeof(s));
-	is_int(jvm_sampler_sample(j, 6000, &s), 0, "an unlinked file is still readable");
+	is_int(jvm_sampler_sample(j, 7000, &s), 0, "an unlinked file is still readable");
 	jvm_sampler_free(j);
 	ok(jvm_sampler_open("/nonexistent/hsperf", &j, err, sizeof(err)) == -ENOENT && strstr(err, "open"),
 	   "missing file: -ENOENT, the error says which call: %s", err);
