@@ -388,8 +388,13 @@ int agent_request_capture(agent *a, const struct agent_capture_req *req, struct 
 	const struct capture_list *items = req->capture ? req->capture : default_capture(ts->conf, &tmp, tmp_items);
 	for (size_t i = 0; i < items->n; i++) {
 		enum capture_kind k = items->items[i].kind;
-		if (!ts->conf->go_url && !capture_kind_native(k) &&
-		    !(capture_kind_jvm_only(k) && !ts->conf->jvm_off)) {
+		if (capture_kind_jvm_only(k) && (ts->conf->go_url || ts->conf->jvm_off)) {
+			res->refusal = REFUSE_BAD_KIND;
+			snprintf(res->detail, sizeof(res->detail), "capture kind %s needs a JVM target",
+				 capture_kind_name(k));
+			goto out;
+		}
+		if (!ts->conf->go_url && !capture_kind_native(k) && !capture_kind_jvm_only(k)) {
 			res->refusal = REFUSE_BAD_KIND;
 			snprintf(res->detail, sizeof(res->detail), "capture kind %s needs a Go target (go.url)",
 				 capture_kind_name(items->items[i].kind));
