@@ -3,6 +3,15 @@
 command -v javac >/dev/null 2>&1 && command -v java >/dev/null 2>&1 ||
 	skip_all "no JDK (Debian package openjdk-17-jdk-headless)"
 
+# A JVM killed with SIGKILL leaves its PerfData file and attach socket in
+# /tmp: remove those of the JVMs this test started, after lib.sh's cleanup.
+JVM_PIDS=""
+jvm_cleanup() {
+	cleanup
+	for p in $JVM_PIDS; do rm -f /tmp/hsperfdata_*/"$p" "/tmp/.java_pid$p"; done
+}
+trap jvm_cleanup EXIT
+
 build_jvm_target() {
 	mkdir -p "$T/jcls" &&
 		javac -d "$T/jcls" "$TOP_SRCDIR/tests/targets/jvm/JTarget.java" >"$T/javac.log" 2>&1 ||
@@ -17,6 +26,7 @@ start_jvm() {
 	(cd "$T" && exec java "$@" -cp "$T/jcls" JTarget "$mode") >"$T/$name.out" 2>&1 &
 	JVM_PID=$!
 	TEST_PIDS="$TEST_PIDS $JVM_PID"
+	JVM_PIDS="$JVM_PIDS $JVM_PID"
 	wait_for 120 grep -qx ready "$T/$name.out"
 }
 
