@@ -13,6 +13,8 @@ test_pkgs=(clang libclang-rt-14-dev golang-go elfutils gdb awscli
 	systemd lintian dpkg-dev debhelper fakeroot man-db apache2-utils wrk bc python3-yaml
 	bsdextrautils groff-base binutils
 	debuginfod)
+# JVM targets: real OpenJDK 17 services compiled by the tests (javac), jcmd to cross-check
+test_pkgs+=(openjdk-17-jdk-headless)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")

@@ -121,6 +121,27 @@ static void write_rule_state(struct json_writer *w, const struct rule_conf *r,
 	json_obj_end(w);
 }
 
+/* The JVM beside the metrics: what the PerfData says that no rule reads, or why there is none. */
+static void write_jvm(struct json_writer *w, const struct tproc *p)
+{
+	json_key(w, "jvm");
+	json_obj_begin(w);
+	json_kv_bool(w, "perfdata", p->jvm != NULL);
+	if (p->jvm) {
+		struct jvm_view v;
+		jvm_sampler_view(p->jvm, &v);
+		json_kv_str(w, "gc", v.gc);
+		json_kv_str(w, "version", v.version);
+		json_kv_int(w, "threads", v.threads);
+		json_kv_double(w, "safepoint_pct", v.safepoint_pct);
+		json_kv_int(w, "safepoints", (int64_t)v.safepoints);
+		json_kv_int(w, "gc_count", (int64_t)v.gc_count);
+	} else {
+		json_kv_str(w, "status", p->jvm_status);
+	}
+	json_obj_end(w);
+}
+
 static void write_proc(struct json_writer *w, const struct target_conf *t, const struct tproc *p,
 		       int64_t now)
 {
@@ -141,6 +162,8 @@ static void write_proc(struct json_writer *w, const struct target_conf *t, const
 		json_kv_str(w, "locks_error", p->locks_error);
 	if (p->own_error)
 		json_kv_str(w, "series_error", p->own_error);
+	if (p->jvm_state == TPROC_JVM_PERF || p->jvm_state == TPROC_JVM_NO_PERF)
+		write_jvm(w, p);
 	json_key(w, "metrics");
 	json_obj_begin(w);
 	for (int m = 0; m < M_COUNT; m++) {

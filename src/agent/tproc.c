@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/ownsampler.h"
+#include "capture/jvm/jvmproc.h"
 #include "capture/native/flightrec.h"
 #include "capture/native/lockgraph.h"
 #include "lib/log.h"
@@ -15,7 +16,7 @@
 #define GO_METRICS_MASK                                                                          \
 	(METRIC_BIT(M_GOROUTINES) | METRIC_BIT(M_HEAP_INUSE) | METRIC_BIT(M_HEAP_ALLOC) |        \
 	 METRIC_BIT(M_HEAP_RELEASED) | METRIC_BIT(M_GC_PAUSE) | METRIC_BIT(M_GC_CPU) |           \
-	 METRIC_BIT(M_SERIES))
+	 METRIC_BIT(M_SERIES) | METRIC_BIT(M_HEAP_LIVE))
 #define LOCK_METRICS_MASK (METRIC_BIT(M_DEADLOCKED) | METRIC_BIT(M_LOCK_WAIT))
 
 /* The look-back one rule needs (trend window or forecast horizon). */
@@ -46,6 +47,22 @@ static char *dup_or_null(const char *s)
 	return s ? xstrdup(s) : NULL;
 }
 
+/* The GOGC a Go process started with: 100 unless its environment says otherwise, -1 for off. */
+static int gogc_of(pid_t pid)
+{
+	char path[64], *env = NULL;
+	size_t len = 0;
+	int gogc = 100;
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	if (util_read_file(path, &env, &len, 1 << 20) < 0)
+		return gogc;
+	for (size_t i = 0; i < len; i += strlen(env + i) + 1)
+		if (util_str_has_prefix(env + i, "GOGC="))
+			gogc = !strcmp(env + i + 5, "off") ? -1 : atoi(env + i + 5) > 0 ? atoi(env + i + 5) : 100;
+	free(env);
+	return gogc;
+}
+
 int tproc_new(const struct target_conf *t, const struct hound_config *c, const struct proc_ident *id,
 	      struct tproc **out)
 {
@@ -65,8 +82,11 @@ int tproc_new(const struct target_conf *t, const struct hound_config *c, const s
 	p->cgroup = dup_or_null(proc_handle_cgroup(p->ph));
 	if (t->go_url && go_sampler_new(t->go_url, t->go_metrics, &p->go) < 0)
 		p->go = NULL;
-	if (p->go)
+	if (p->go) {
 		go_sampler_set_start(p->go, p->start_wall_ms);
+		go_sampler_set_gogc(p->go, gogc_of(p->pid));
+	}
+	p->jvm_state = t->go_url || t->jvm_off ? TPROC_JVM_NOT : TPROC_JVM_PROBING;
 	if (t->flight_recorder.enabled &&
 	    flightrec_new(p->pid, t->flight_recorder.rate_hz, t->flight_recorder.keep_ms, &p->flight) < 0)
 		p->flight = NULL; /* flightrec_new logged why; captures still work */
@@ -109,6 +129,7 @@ void tproc_free(struct tproc *p)
 	proc_handle_free(p->ph);
 	if (p->go)
 		go_sampler_free(p->go);
+	jvm_sampler_free(p->jvm);
 	flightrec_free(p->flight);
 	lockgraph_free(p->locks);
 	free(p->locks_error);
@@ -205,6 +226,56 @@ static void sample_own(struct tproc *p, const struct target_conf *t, int64_t mon
 			hist_push(p->own_hist[i], mono_ms, wall_ms, p->own_v[i]);
 }
 
+static void jvm_set_state(struct tproc *p, const struct target_conf *t, enum tproc_jvm st,
+			  const char *status)
+{
+	if (p->jvm_state == st && !strcmp(p->jvm_status, status))
+		return;
+	p->jvm_state = st;
+	snprintf(p->jvm_status, sizeof(p->jvm_status), "%s", status);
+	if (st == TPROC_JVM_PERF)
+		log_info("JVM target", "target=%s pid=%d perfdata=yes", t->name, (int)p->pid);
+	else if (st == TPROC_JVM_NO_PERF)
+		log_warn("JVM target without PerfData", "target=%s pid=%d reason=\"%s\"", t->name,
+			 (int)p->pid, status);
+}
+
+/*
+ * Looks for the process's PerfData file while it is young (a JVM creates it
+ * in its first second); after the window, one look at its maps tells a JVM
+ * running without PerfData from a process that is not a JVM at all.
+ */
+static void jvm_probe(struct tproc *p, const struct target_conf *t, int64_t mono_ms, int64_t wall_ms)
+{
+	struct jvm_proc j;
+	char err[256];
+
+	if (p->jvm_probe_mono_ms && mono_ms - p->jvm_probe_mono_ms < TPROC_JVM_PROBE_EVERY_MS)
+		return;
+	p->jvm_probe_mono_ms = mono_ms;
+	bool old = wall_ms - p->start_wall_ms > TPROC_JVM_PROBE_WINDOW_MS;
+	if (jvm_proc_probe(p->pid, old, &j) < 0)
+		return;
+	/* a JVM told not to publish PerfData will not: decide now */
+	if (!j.has_perf && !old && (j.flags & (JVM_FLAG_NO_PERFDATA | JVM_FLAG_PERF_NO_SHM)))
+		old = jvm_proc_probe(p->pid, true, &j) == 0;
+	if (j.has_perf) {
+		int rc = jvm_sampler_open(j.perf_path, &p->jvm, err, sizeof(err));
+		if (rc == 0)
+			jvm_set_state(p, t, TPROC_JVM_PERF, "");
+		else if (rc == -EACCES || rc == -EPERM)
+			jvm_set_state(p, t, TPROC_JVM_NO_PERF,
+				      "its PerfData file is private to the JVM's user: hound needs that "
+				      "uid or CAP_DAC_READ_SEARCH (kept when a rule uses a JVM metric)");
+		else if (rc != -EAGAIN)
+			jvm_set_state(p, t, TPROC_JVM_NO_PERF, err);
+		return;
+	}
+	if (old)
+		jvm_set_state(p, t, j.libjvm ? TPROC_JVM_NO_PERF : TPROC_JVM_NOT,
+			      j.libjvm ? jvm_proc_no_perf_reason(&j) : "");
+}
+
 int tproc_sample(struct tproc *p, const struct target_conf *t, host_sampler *host, int64_t mono_ms,
 		 int64_t wall_ms, int64_t interval_ms)
 {
@@ -231,6 +302,13 @@ int tproc_sample(struct tproc *p, const struct target_conf *t, host_sampler *hos
 			free(p->go_error);
 			p->go_error = NULL;
 		}
+	}
+	if (p->jvm_state == TPROC_JVM_PROBING)
+		jvm_probe(p, t, mono_ms, wall_ms);
+	if (p->jvm && jvm_sampler_sample(p->jvm, mono_ms, &s) < 0) {
+		jvm_sampler_free(p->jvm);
+		p->jvm = NULL;
+		jvm_set_state(p, t, TPROC_JVM_NO_PERF, "the JVM's PerfData stopped parsing");
 	}
 	if (p->own_hist)
 		sample_own(p, t, mono_ms, wall_ms, interval_ms);

@@ -100,6 +100,21 @@ static void rule_thresholds(json_t *r, char *out, size_t len)
 	}
 }
 
+/* One line for a JVM: its collector, threads and safepoint share, or why there are no metrics. */
+static void print_jvm(FILE *out, json_t *j)
+{
+	if (!json_is_object(j))
+		return;
+	if (!flag(j, "perfdata")) {
+		fprintf(out, "    jvm: %s\n", str(j, "status") ? str(j, "status") : "no PerfData");
+		return;
+	}
+	fprintf(out, "    jvm: %s %s, %lld live threads, %.1f%% at safepoints, %lld GCs\n",
+		str(j, "gc") ? str(j, "gc") : "?", str(j, "version") ? str(j, "version") : "",
+		(long long)num(j, "threads", 0), json_number_value(json_object_get(j, "safepoint_pct")),
+		(long long)num(j, "gc_count", 0));
+}
+
 static void print_process(FILE *out, json_t *t, json_t *p)
 {
 	json_t *rules = json_object_get(t, "rules"), *states = json_object_get(p, "rules");
@@ -119,6 +134,7 @@ static void print_process(FILE *out, json_t *t, json_t *p)
 		fprintf(out, "    lock graph error: %s\n", str(p, "locks_error"));
 	if (str(p, "series_error"))
 		fprintf(out, "    target series error: %s\n", str(p, "series_error"));
+	print_jvm(out, json_object_get(p, "jvm"));
 	json_object_foreach(metrics, key, v)
 	{
 		if (json_is_number(v))

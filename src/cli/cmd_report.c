@@ -13,6 +13,7 @@
 #include "report/cpusummary.h"
 #include "report/gosummary.h"
 #include "report/memsummary.h"
+#include "report/jvmsummary.h"
 #include "report/stacksummary.h"
 
 static void report_usage(FILE *out)
@@ -20,8 +21,8 @@ static void report_usage(FILE *out)
 	fprintf(out, "usage: hound report BUNDLE_DIR\n\n"
 		     "Prints a summary of a bundle: why it was taken, the process, the files and\n"
 		     "their sizes, the capture errors, the top heap growth, the busiest functions\n"
-		     "of CPU profiles, the largest goroutine and thread groups and the first\n"
-		     "stacks.\n");
+		     "of CPU profiles, the largest goroutine and thread groups (a JVM's threads\n"
+		     "by state and top application frame) and the first stacks.\n");
 }
 
 static const char *str(json_t *o, const char *key)
@@ -165,6 +166,12 @@ int cmd_report(int argc, char **argv)
 		printf("\nlargest goroutine groups (goroutines.txt):\n");
 		if (gosummary_print(path, stdout, 8) < 0)
 			printf("  (no goroutine in the dump)\n");
+	}
+	snprintf(path, sizeof(path), "%s/threads.txt", dir);
+	if (access(path, R_OK) == 0) {
+		printf("\nJava threads by state and top application frame (threads.txt):\n");
+		if (jvmsummary_print(path, stdout, 10) < 0)
+			printf("  (no thread in the dump)\n");
 	}
 	snprintf(path, sizeof(path), "%s/stacks.txt", dir);
 	if (access(path, R_OK) == 0) {

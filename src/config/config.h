@@ -86,6 +86,8 @@ struct target_conf {
 	struct selector_conf match;
 	char *go_url;         /* NULL unless go: */
 	char *go_metrics;     /* NULL unless go.metrics */
+	bool jvm_off;         /* jvm: false: never treated as a JVM */
+	bool jvm_on;          /* jvm: true: also keep what attaching to another uid's JVM needs */
 	struct rule_conf *rules;
 	size_t nrules;
 	int max_captures;     /* limits.max_captures, default 6 */

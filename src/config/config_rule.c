@@ -209,9 +209,11 @@ void cfg_capture_list(struct cfg *x, const char *key, yaml_node_t *n, int go,
 		if (capture_item(x, item, it)) {
 			const char *kn = capture_kind_name(it->kind);
 			out->n++;
-			if (go == 0 && !capture_kind_native(it->kind))
+			if (go == 0 && !capture_kind_native(it->kind) && !capture_kind_jvm_only(it->kind))
 				cfg_error(x, item,
 					  "'%s' needs a Go target: set go.url for this target", kn);
+			if (go == 1 && capture_kind_jvm_only(it->kind))
+				cfg_error(x, item, "'%s' needs a JVM target, not a Go one (go.url is set)", kn);
 			for (size_t j = 0; it->kind != K_COMMAND && j + 1 < out->n; j++)
 				if (out->items[j].kind == it->kind) {
 					cfg_error(x, item, "'%s' is listed twice", kn);
@@ -471,9 +473,12 @@ void cfg_rule(struct cfg *x, yaml_node_t *n, struct target_conf *t, struct rule_
 				    x, "metric", v[R_METRIC],
 				    "'%s' is read from go.metrics: set go.metrics for this target",
 				    metric);
-			else if (mi->go && !t->go_url)
+			else if (mi->go && !t->go_url && !(metric_jvm(r->metric) && !t->jvm_off))
 				bad_at(x, "metric", v[R_METRIC],
-				       "'%s' is a Go metric: set go.url for this target", metric);
+				       metric_jvm(r->metric)
+					   ? "'%s' comes from a Go or JVM runtime: set go.url, or drop jvm: false"
+					   : "'%s' is a Go metric: set go.url for this target",
+				       metric);
 		}
 	}
 	if (mi) {
@@ -519,5 +524,10 @@ void cfg_rule(struct cfg *x, yaml_node_t *n, struct target_conf *t, struct rule_
 		cfg_missing(x, n, "capture");
 	else
 		cfg_capture_list(x, "capture", v[R_CAPTURE], t->go_url != NULL, &r->capture);
+	for (size_t i = 0; t->jvm_off && i < r->capture.n; i++)
+		if (capture_kind_jvm_only(r->capture.items[i].kind))
+			bad_at(x, "capture", v[R_CAPTURE],
+			       "'%s' needs a JVM target: this target has jvm: false",
+			       capture_kind_name(r->capture.items[i].kind));
 	free(metric);
 }

@@ -29,6 +29,7 @@ static const struct metric_info metrics[M_COUNT] = {
 	[M_LOCK_WAIT] = {"lock_wait", UNIT_SECONDS, false, false},
 	[M_PROMETHEUS] = {"prometheus", UNIT_COUNT, false, false},
 	[M_EXPVAR] = {"expvar", UNIT_COUNT, false, false},
+	[M_HEAP_LIVE] = {"heap_live", UNIT_BYTES, true, false},
 };
 
 const struct metric_info *metric_info(enum metric_id id)
@@ -102,6 +103,7 @@ static const char *const kind_names[K_COUNT] = {
 	[K_COMMAND] = "command",
 	[K_LOCKS] = "locks",
 	[K_FDS] = "fds",
+	[K_HEAP_DUMP] = "heap_dump",
 };
 
 const char *capture_kind_name(enum capture_kind k)
@@ -126,4 +128,14 @@ bool capture_kind_native(enum capture_kind k)
 bool capture_kind_has_duration(enum capture_kind k)
 {
 	return k == K_CPU || k == K_TRACE || k == K_HEAP;
+}
+
+bool capture_kind_jvm_only(enum capture_kind k)
+{
+	return k == K_HEAP_DUMP;
+}
+
+bool metric_jvm(enum metric_id id)
+{
+	return id == M_HEAP_INUSE || id == M_HEAP_LIVE || id == M_GC_PAUSE || id == M_GC_CPU;
 }
