@@ -47,3 +47,18 @@ int bundle_summary_read(const char *dir, struct bundle_summary *s)
 	json_decref(m);
 	return 0;
 }
+
+bool bundle_name_ok(const char *name)
+{
+	size_t n = 0;
+	if (!name || name[0] == '.' || name[0] == '\0')
+		return false;
+	for (; name[n]; n++) {
+		char c = name[n];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '.' || c == '_' || c == '-';
+		if (!ok || n >= 200)
+			return false;
+	}
+	return true;
+}
