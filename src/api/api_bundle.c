@@ -148,21 +148,25 @@ void api_get_capture_item(struct api_server *s, const char *rest, struct api_rep
 	id[idlen] = '\0';
 	int rc = agent_find_bundle(s->a, id, &loc);
 	if (rc == -EINVAL) {
-		api_reply_error(r, 400, "not a bundle ID (a plain name such as 20260101T031500Z-4242-rss-spike)");
+		api_reply_error(
+		    r, 400,
+		    "not a bundle ID (a plain name such as 20260101T031500Z-4242-rss-spike)");
 		return;
 	}
 	if (rc < 0) {
 		api_reply_error(r, 404, "no bundle %s on this agent", id);
 		return;
 	}
-	bool want_file = util_str_has_prefix(sub, "files/"), want_report = !strcmp(sub, "report.html");
+	bool want_file = util_str_has_prefix(sub, "files/"),
+	     want_report = !strcmp(sub, "report.html");
 	if (!*sub) {
 		manifest(id, &loc, r);
 		return;
 	}
 	if (!want_file && !want_report) {
-		api_reply_error(r, 404, "no such endpoint (try /v1/captures/{id}, "
-					"/v1/captures/{id}/files/{name}, /v1/captures/{id}/report.html)");
+		api_reply_error(r, 404,
+				"no such endpoint (try /v1/captures/{id}, "
+				"/v1/captures/{id}/files/{name}, /v1/captures/{id}/report.html)");
 		return;
 	}
 	if (!loc.complete) {

@@ -87,4 +87,28 @@ expect 401 "no token: file refused" GET "/v1/captures/$ID/files/stacks.txt"
 expect 403 "wrong token: report refused" GET "/v1/captures/$ID/report.html" -H "Authorization: Bearer nope"
 check "the agent is still healthy" test "$(http GET /healthz)" = 200
 check "the requests are counted under one bounded path label" sh -c "curl -s http://$API/metrics | grep -q 'hound_api_requests_total{path=\"/v1/captures/{id}\",code=\"200\"}'"
+
+# hound capture --agent: the agent captures, the CLI fetches the bundle
+mkdir -p "$T/remote"
+"$HOUND" capture --agent "$API" -p "$SLEEPER" -k stacks --token-file "$T/token" -o "$T/remote" >"$T/rc.out" 2>"$T/rc.err"
+check "capture --agent exits 0" test $? -eq 0
+RD=$(cat "$T/rc.out")
+RID=$(basename "$RD")
+check "it prints the bundle directory under -o" test -f "$RD/manifest.json" -a "$(dirname "$RD")" = "$T/remote"
+check "the agent wrote the same bundle" test -d "$OUT/bundles/sleepers/$RID"
+check "the files are the agent's, byte for byte" sh -c "for f in \$(ls '$OUT/bundles/sleepers/$RID'); do case \$f in .*) continue;; esac; cmp -s '$OUT/bundles/sleepers/$RID/'\$f '$RD/'\$f || exit 1; done"
+check "the target was found from the pid" test "$(json_get "$RD/manifest.json" 'j["target"], j["trigger"]["kind"]')" = "('sleepers', 'api')"
+check "no partial directory is left" test -z "$(ls -d "$T/remote"/*.tmp 2>/dev/null)"
+"$HOUND" capture --agent "$API" -p "$SLEEPER" -k stacks -o "$T/remote" >/dev/null 2>"$T/rc2.err"
+check "without the token: exit 1" test $? -eq 1
+check "... saying the agent refused" grep -q "refused: 401" "$T/rc2.err"
+"$HOUND" capture --agent "$API" -p 999999 --token-file "$T/token" -o "$T/remote" >/dev/null 2>"$T/rc3.err"
+check "a pid no target watches: exit 1" test $? -eq 1
+check "... saying so" grep -q "no target of the agent at $API watches pid 999999" "$T/rc3.err"
+"$HOUND" capture --agent "$API" -p "$SLEEPER" -k stakcs --token-file "$T/token" -o "$T/remote" >/dev/null 2>"$T/rc4.err"
+check "an unknown kind is the agent's 400: exit 2" test $? -eq 2
+"$HOUND" capture --agent 127.0.0.1:1 -p "$SLEEPER" -o "$T/remote" >/dev/null 2>"$T/rc5.err"
+check "no agent: exit 1, saying so" sh -c "[ $? -eq 1 ] && grep -q 'no agent answers at 127.0.0.1:1' '$T/rc5.err'"
+"$HOUND" capture -t sleepers -p "$SLEEPER" >/dev/null 2>&1
+check "-t without --agent is a usage error" test $? -eq 2
 done_testing
