@@ -1,4 +1,5 @@
-/* test_flame: flame graph trees from pprof profiles, their JSON, and the HTML page's escaping. */
+/* test_flame: flame graph trees and folded stacks from pprof profiles, their JSON, the HTML page's
+ * escaping. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 
 #include "lib/pprof.h"
 #include "lib/pprof_decode.h"
+#include "lib/pprof_fold.h"
 #include "report/flame.h"
 #include "report/report_html.h"
 #include "tap.h"
@@ -244,8 +246,34 @@ static void test_page_escaping(void)
 	rmdir(dir);
 }
 
+static void test_fold(void)
+{
+	pprof_builder *b = builder();
+	add(b, 3, (const char *[]){"main", "a", "hot", NULL});
+	add(b, 2, (const char *[]){"main", "b;c", NULL});
+	add(b, 4, (const char *[]){"main", "a", "hot", NULL});
+	add(b, 0, (const char *[]){"main", "zero", NULL});
+	struct pprof_profile *p = decode(b);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	is_int(pprof_fold(p, NULL, m), 0, "folded");
+	fclose(m);
+	ok(buf && !strcmp(buf, "main;a;hot 7\nmain;b:c 2\n"),
+	   "root first, merged, sorted, ';' in a name made ':', zero samples left out:\n%s", buf);
+	free(buf);
+	buf = NULL;
+	m = open_memstream(&buf, &len);
+	pprof_fold(p, "cpu", m);
+	fclose(m);
+	ok(buf && strstr(buf, "main;a;hot 70\n"), "another sample type by name");
+	free(buf);
+	pprof_free(p);
+}
+
 int main(void)
 {
+	test_fold();
 	test_tree();
 	test_diff();
 	test_deep();
