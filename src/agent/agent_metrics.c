@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bundle/spool.h"
 #include "bundle/uploader.h"
 #include "lib/util.h"
 
@@ -520,10 +521,19 @@ void agent_write_metrics(agent *a, char **buf, size_t *len)
 	write_targets(&p, a, now);
 	write_rules(&p, a, now);
 	uploader *up = a->up;
+	char *output = xstrdup(a->cfg->output);
+	uint64_t max_disk = a->cfg->max_disk;
 	pthread_mutex_unlock(&a->lock);
 	/* a->up changes only on reload, which stops the API first. */
 	if (up)
 		write_upload(&p, up);
+	/* the spool is walked without the lock: a scrape never delays a sample */
+	family(&p, "hound_spool_bytes", "gauge",
+	       "Bytes under the output directory (every bundle, being captured or not uploaded).");
+	sample0(&p, "hound_spool_bytes", (double)spool_usage(output));
+	family(&p, "hound_spool_max_bytes", "gauge", "max_disk: the spool quota (0: none).");
+	sample0(&p, "hound_spool_max_bytes", (double)max_disk);
+	free(output);
 	write_self(&p);
 	*buf = p.b;
 	*len = p.len;

@@ -37,4 +37,7 @@ check "a DaemonSet without a selector is refused" grep -q '^FAIL|.*selector' "$T
 printf 'apiVersion: v9\nkind: Nonsense\nmetadata: {name: x}\n' >"$T/bad3.yaml"
 validate "$T/bad3.yaml" >"$T/bad3.out" 2>&1
 check "an unknown kind is refused" grep -q '^FAIL|.*no schema' "$T/bad3.out"
+printf 'apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata: {name: x}\nspec:\n  podMetricsEndpoints: 9155\n  selector: {}\n' >"$T/bad4.yaml"
+validate "$T/bad4.yaml" >"$T/bad4.out" 2>&1
+check "a PodMonitor whose endpoints are not a list is refused" grep -q '^FAIL|.*PodMonitor.*podMetricsEndpoints' "$T/bad4.out"
 done_testing
