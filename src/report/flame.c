@@ -41,10 +41,13 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
+/* splitmix64's finalizer: every input bit reaches the low bits the table masks. */
 static uint64_t hash_pair(uint32_t a, uint32_t b)
 {
-	uint64_t h = ((uint64_t)a << 32 | b) * 0x9E3779B97F4A7C15ULL;
-	return h ^ (h >> 29);
+	uint64_t x = (uint64_t)a << 32 | b;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
 }
 
 static void name_slots_grow(flame *f)

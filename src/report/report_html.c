@@ -86,9 +86,12 @@ static bool summary_pre(struct page *pg, const char *file, const char *title, su
 	return true;
 }
 
+static int head_lines(const char *path, FILE *out, size_t n);
+
+/* Go's diff has a header to summarise; a native one (smaps growth) is shown as written. */
 static int heap_top(const char *path, FILE *out, size_t n)
 {
-	return heapdiff_print_top(path, out, (int)n);
+	return heapdiff_print_top(path, out, (int)n) == 0 ? 0 : head_lines(path, out, n);
 }
 
 /* The first lines of a text file, for files without a summary of their own (locks, fds). */
