@@ -72,6 +72,13 @@ for p in "..%2f..%2fbundles" "../sleepers" "$ID.tmp" ".." "%2e%2e" "%2e%2e%2f%2e
 	code=$(curl -s --path-as-is -o "$T/body" -w '%{http_code}' -H "$AUTH" "http://$API/v1/captures/$p")
 	check "bundle ID $p refused (4xx, $code)" sh -c "[ $code -ge 400 ] && [ $code -lt 500 ]"
 done
+# a bundle being written (ID.tmp): its state, no manifest, no files yet
+mkdir "$OUT/bundles/sleepers/20990101T000000Z-1-api.tmp"
+expect 200 "a bundle being captured is found" GET "/v1/captures/20990101T000000Z-1-api" -H "$AUTH"
+check "... as capturing, without a manifest" test "$(body_json '(j["state"], j["complete"], j["manifest"])')" = "('capturing', False, None)"
+expect 409 "... its files are not served yet" GET "/v1/captures/20990101T000000Z-1-api/files/stacks.txt" -H "$AUTH"
+check "... with Retry-After" grep -qi '^Retry-After: ' "$T/headers"
+rmdir "$OUT/bundles/sleepers/20990101T000000Z-1-api.tmp"
 expect 404 "an unknown bundle" GET "/v1/captures/20200101T000000Z-1-nope" -H "$AUTH"
 expect 404 "an unknown sub-resource" GET "/v1/captures/$ID/nope" -H "$AUTH"
 expect 405 "POST on a bundle" POST "/v1/captures/$ID" -H "$AUTH" -d '{}'
