@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_pkgs=(build-essential autoconf automake pkg-config
-	libyaml-dev libproc2-dev libcurl4-openssl-dev libunwind-dev
+	libyaml-dev libproc2-dev libcurl4-openssl-dev libssl-dev libunwind-dev
 	libdw-dev libelf-dev zlib1g-dev libmicrohttpd-dev libjansson-dev libsystemd-dev
 	python3 curl)
 test_pkgs=(clang libclang-rt-14-dev golang-go elfutils gdb awscli
