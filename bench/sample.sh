@@ -49,7 +49,7 @@ CPU=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 	echo "## Sampling"
 	echo
 	echo "Command: \`sh bench/sample.sh -w ./bench/sample\` (after \`make bench/sample\`), $(date -u +%Y-%m-%d)."
-	echo "Machine: $(nproc) CPUs, $CPU, Linux $(uname -r)."
+	echo "Machine: $(nproc) CPUs, $CPU, Linux $(uname -r); load average when written: $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo
 	echo "Cost of one process-sample, best and median of 7 interleaved runs (the machine"
 	echo "is shared, so the best run is the less disturbed one), all columns measured in"
