@@ -185,7 +185,7 @@ int agent_new(struct hound_config *cfg, agent **out)
 	}
 	rc = procs_scan_new("/proc", scan_needs(cfg), &a->scan);
 	if (rc < 0) {
-		log_error("cannot start process discovery", "call=procps_pids_new error=%s", strerror(-rc));
+		log_error("cannot start process discovery", "call=open(/proc) error=%s", strerror(-rc));
 		goto fail;
 	}
 	a->nts = cfg->ntargets;

@@ -11,6 +11,7 @@
 
 #include "capture/native/perf_profile.h"
 #include "capture/native/perf_sampler.h"
+#include "capture/native/sigmask.h"
 #include "capture/native/symbolize.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -121,6 +122,11 @@ static void *run(void *arg)
 	flightrec *f = arg;
 	const struct perf_sampler_stats *st = perf_sampler_stats(f->s);
 
+	/*
+	 * Signals are for the agent's other threads; with all of them blocked
+	 * here, libunwind's per-frame mask changes skip the kernel (sigmask.h).
+	 */
+	sigmask_block_all();
 	while (!f->stop && !st->process_gone) {
 		if (perf_sampler_run(f->s, util_mono_ms() + 1000, &f->stop, on_stack, f) < 0)
 			break;
@@ -131,6 +137,7 @@ static void *run(void *arg)
 	pthread_mutex_lock(&f->mu);
 	f->kernel_bytes = 0;
 	pthread_mutex_unlock(&f->mu);
+	sigmask_forget();
 	return NULL;
 }
 
