@@ -13,6 +13,10 @@ test_pkgs=(clang libclang-rt-14-dev golang-go elfutils gdb awscli
 	systemd lintian dpkg-dev debhelper fakeroot man-db apache2-utils wrk bc python3-yaml
 	bsdextrautils groff-base binutils)
 
+# core dumps: libzstd for core.zst, zstd to open them in the tests.
+build_pkgs+=(libzstd-dev)
+test_pkgs+=(zstd)
+
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
 # Node.js may come from elsewhere than Debian (its npm then conflicts with

@@ -52,6 +52,8 @@ static unsigned kind_bits(enum capture_kind k, bool go)
 		return go ? 0 : PRIV_PERFMON | PRIV_PTRACE;
 	case K_HEAP:
 		return go ? 0 : PRIV_PTRACE; /* /proc/PID/smaps: PTRACE_MODE_READ */
+	case K_CORE:
+		return PRIV_PTRACE; /* PTRACE_SEIZE, /proc/PID/mem */
 	case K_COMMAND:
 		/* A command capture inspects the target (jcmd, gdb, ls /proc/PID/fd):
 		 * a root child inherits the bounding set, so keep what it will need. */

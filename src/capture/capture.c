@@ -10,6 +10,7 @@
 
 #include "capture/cmdcapture.h"
 #include "capture/go/gocapture.h"
+#include "capture/native/core.h"
 #include "capture/native/flightrec.h"
 #include "capture/native/heapnative.h"
 #include "capture/native/perf.h"
@@ -29,6 +30,8 @@ static capture_fn pick(enum capture_kind k, bool go)
 		return go ? go_capture : heapnative_capture;
 	case K_COMMAND:
 		return command_capture;
+	case K_CORE:
+		return core_capture; /* a Go service is a native process too */
 	case K_GOROUTINES:
 	case K_ALLOCS:
 	case K_BLOCK:
@@ -211,6 +214,7 @@ static int item_order(const struct capture_item *it)
 	case K_GOROUTINES: return 1;
 	case K_HEAP: return 2;
 	case K_COMMAND: return 4;
+	case K_CORE: return 6; /* last: the longest, and it freezes the target briefly */
 	case K_CPU:
 	case K_TRACE: return 5;
 	default: return 3;
@@ -249,8 +253,9 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 		.go_url = job->go_url,
 		.heap_baseline_dir = job->baseline_dir,
 		.stop = stop,
+		.disk_left = job->disk_left,
 	};
-	for (int pass = 0; pass <= 5; pass++) {
+	for (int pass = 0; pass <= 6; pass++) {
 		for (size_t i = 0; i < job->items.n; i++) {
 			if (item_order(&job->items.items[i]) != pass)
 				continue;

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "bundle/bundle.h"
@@ -21,6 +22,7 @@ struct capture_ctx {
 	const char *go_url;                /* NULL for native targets */
 	const char *heap_baseline_dir;     /* per-process baseline dir, may be NULL */
 	volatile sig_atomic_t *stop;       /* set on shutdown: finish early */
+	uint64_t disk_left;                /* bytes the spool may still take (max_disk), 0: no quota */
 };
 
 /*

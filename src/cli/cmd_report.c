@@ -10,6 +10,7 @@
 #include "lib/heapdiff.h"
 #include "lib/metric.h"
 #include "lib/util.h"
+#include "report/coresummary.h"
 #include "report/cpusummary.h"
 #include "report/gosummary.h"
 #include "report/stacksummary.h"
@@ -123,6 +124,21 @@ int cmd_report(int argc, char **argv)
 		const char *k;
 		json_t *v;
 		json_object_foreach(notes, k, v) printf("  %-12s %s\n", k, json_string_value(v));
+	}
+
+	json_array_foreach(json_object_get(m, "files"), i, f) {
+		if (strcmp(str(f, "kind"), "core"))
+			continue;
+		struct coresummary cs = {
+			.file = str(f, "name"),
+			.file_bytes = json_integer_value(json_object_get(f, "bytes")),
+			.memory_bytes = json_string_value(json_object_get(notes, "core.memory_bytes")),
+			.method = json_string_value(json_object_get(notes, "core.method")),
+			.freeze_ms = json_string_value(json_object_get(notes, "core.freeze_ms")),
+			.fallback = json_string_value(json_object_get(notes, "core.fallback")),
+			.open = json_string_value(json_object_get(notes, "core.open")),
+		};
+		coresummary_print(&cs, stdout);
 	}
 
 	snprintf(path, sizeof(path), "%s/heap.diff.txt", dir);

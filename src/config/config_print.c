@@ -213,6 +213,7 @@ static void print_target(FILE *f, const struct target_conf *t)
 	}
 	fprintf(f, "    limits:\n      max_captures: %d\n", t->max_captures);
 	kv_dur(f, 6, "window", t->limit_window_ms);
+	fprintf(f, "      max_cores: %d\n", t->max_cores);
 	if (t->flight_recorder.enabled) {
 		units_format_number(t->flight_recorder.rate_hz, b, sizeof(b));
 		fprintf(f, "    flight_recorder:\n      rate: %sHz\n", b);

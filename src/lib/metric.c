@@ -92,6 +92,7 @@ static const char *const kind_names[K_COUNT] = {
 	[K_THREADCREATE] = "threadcreate",
 	[K_TRACE] = "trace",
 	[K_COMMAND] = "command",
+	[K_CORE] = "core",
 };
 
 const char *capture_kind_name(enum capture_kind k)
@@ -109,7 +110,7 @@ int capture_kind_by_name(const char *name)
 
 bool capture_kind_native(enum capture_kind k)
 {
-	return k == K_STACKS || k == K_CPU || k == K_HEAP || k == K_COMMAND;
+	return k == K_STACKS || k == K_CPU || k == K_HEAP || k == K_COMMAND || k == K_CORE;
 }
 
 bool capture_kind_has_duration(enum capture_kind k)

@@ -55,6 +55,7 @@ enum capture_kind {
 	K_THREADCREATE,
 	K_TRACE,
 	K_COMMAND,
+	K_CORE,
 	K_COUNT
 };
 

@@ -237,6 +237,7 @@ int go_capture(struct capture_ctx *ctx, const struct capture_item *item, char *e
 				  errlen);
 	}
 	case K_COMMAND:
+	case K_CORE:
 	case K_COUNT:
 		break;
 	}
