@@ -12,7 +12,7 @@
 #include "lib/util.h"
 
 /* Level 1: a core is mostly zero pages and heap; speed matters more than ratio here. */
-#define LEVEL 1
+#define LEVEL (-3)
 
 struct core_out {
 	int fd;
