@@ -144,10 +144,10 @@ static void notes_for_manifest(struct capture_ctx *ctx, const struct core_snap *
 	bundle_add_note(ctx->bundle, "core.threads", buf);
 	if (s->fallback[0])
 		bundle_add_note(ctx->bundle, "core.fallback", s->fallback);
-	if (!strcmp(core_out_name(), "core.zst"))
-		snprintf(buf, sizeof(buf), "zstd -d core.zst && gdb %s core", exe ? exe : "EXE");
-	else
-		snprintf(buf, sizeof(buf), "gdb %s core", exe ? exe : "EXE");
+	const char *x = exe ? exe : "EXE";
+	int n = snprintf(buf, sizeof(buf), "%sgdb %s core", strcmp(core_out_name(), "core.zst") ? "" : "zstd -d core.zst && ", x);
+	if (ctx->go_url && n > 0 && (size_t)n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - (size_t)n, " (Go: dlv core %s core)", x);
 	bundle_add_note(ctx->bundle, "core.open", buf);
 	free(exe);
 }
