@@ -52,6 +52,17 @@ check "manifest: the freeze in ms" grep -qE '"core.freeze_ms": "[0-9]+\.[0-9]"' 
 "$HOUND" report "$b" >"$T/report.txt" 2>&1
 check "report: method, freeze and how to open it" sh -c "grep -q 'method *fork' '$T/report.txt' && grep -q 'freeze ' '$T/report.txt' && grep -q 'open with *zstd -d core.zst && gdb ' '$T/report.txt'"
 
+# Without privilege: a clear error in the manifest, the target untouched.
+if command -v setpriv >/dev/null; then
+	chmod 711 "$T"; mkdir -m 777 "$T/unpriv"
+	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all --bounding-set=-all \
+		"$HOUND" capture -p "$pid" -k core -o "$T/unpriv" >/dev/null 2>"$T/unpriv.err"
+	check "unprivileged: the capture fails" test $? -ne 0
+	check "unprivileged: the manifest says why" grep -qE '"core": ".*(Permission denied|Operation not permitted)' "$(ls -d "$T"/unpriv/*/ | head -1)/manifest.json"
+	check "unprivileged: no core file" test -z "$(ls "$T"/unpriv/*/core* 2>/dev/null)"
+	if stopped_or_traced "$pid"; then fail "unprivileged: the target runs on"; else pass "unprivileged: the target runs on"; fi
+fi
+
 # Stripped: the debug info lives apart, found by build-id.
 cp "$T/core_target" "$T/full"
 objcopy --only-keep-debug "$T/full" "$T/full.debug"
