@@ -34,6 +34,34 @@ span_us=$(( ($(date +%s%N) - t0) / 1000 ))
 check "a dump completes" test -n "$(ls "$T"/first/*/core* 2>/dev/null)"
 diag "one dump takes ${span_us} us"
 
+# During a dump the snapshot child exists, held by hound: look at it (a few
+# tries, in case a dump ends between two looks).
+c= tries=0
+while [ -z "$c" ] && [ $tries -lt 5 ]; do
+	tries=$((tries + 1))
+	"$HOUND" capture -p "$pid" -k core -o "$T/watch$tries" >/dev/null 2>&1 &
+	h=$!
+	n=0
+	while [ -z "$c" ] && [ $n -lt 3000 ] && ! grep -q '^State:[[:space:]]*Z' /proc/$h/status 2>/dev/null; do
+		n=$((n + 1))
+		c=$(snapshot_children "$pid" | head -1)
+		[ -n "$c" ] && break
+		sleep 0.02
+	done
+	[ -n "$c" ] || wait "$h"
+done
+check "a snapshot child exists during the dump" test -n "$c"
+if [ -n "$c" ]; then
+	# hound holds it once it has dropped the fds and gone to sleep.
+	n=0
+	while ! grep -q "^TracerPid:[[:space:]]*$h\$" /proc/"$c"/status 2>/dev/null && [ $n -lt 250 ]; do sleep 0.02; n=$((n + 1)); done
+	check "it is traced by hound" grep -q "^TracerPid:[[:space:]]*$h\$" /proc/"$c"/status
+	check "it holds none of the service's fds" test "$(ls /proc/"$c"/fd 2>/dev/null | wc -l)" -eq 0
+	check "it blocks every signal" grep -q '^SigBlk:[[:space:]]*fffffffffffbfeff' /proc/"$c"/status
+fi
+wait "$h"
+check "it is gone once the dump is written" sh -c "! kill -0 ${c:-0} 2>/dev/null || grep -q '^State:[[:space:]]*Z' /proc/${c:-0}/status"
+
 killed=0 bad=0 childbad=0 seen=0
 i=0
 while [ $i -lt 30 ]; do

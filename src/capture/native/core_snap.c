@@ -466,6 +466,17 @@ static int hold_child(struct core_snap *s, pid_t child, const struct core_hole *
 		return util_err(err, errlen, -ESRCH, "process %d is not the snapshot child", (int)child);
 	}
 	s->child = child;
+	/* Hold it only once it sleeps: by then it has dropped the service's fds. */
+	for (int i = 0; i < 500 && (long)r.orig_rax != SYS_nanosleep; i++) {
+		struct timespec ts = {0, 1000 * 1000};
+		if (ptrace(PTRACE_CONT, child, 0, 0) < 0)
+			break;
+		nanosleep(&ts, NULL);
+		ptrace(PTRACE_INTERRUPT, child, 0, 0);
+		if (wait_tid(child, &st, STOP_DEADLINE_NS) < 0 || !WIFSTOPPED(st) ||
+		    ptrace(PTRACE_GETREGS, child, 0, &r) < 0)
+			return util_err(err, errlen, -ESRCH, "snapshot child %d did not stop again", (int)child);
+	}
 	return 0;
 }
 
