@@ -82,4 +82,13 @@ eu-stack --core "$T/score" --debuginfo-path="$T/debug" >"$T/seu.txt" 2>&1
 check "eu-stack names the stripped build's functions by build-id" grep -q core_target_parked_in_cond "$T/seu.txt"
 gdb -batch -nx -iex "set debug-file-directory $T/debug" -ex 'thread apply all bt' "$T/stripped" "$T/score" >"$T/sgdb.txt" 2>&1
 check "gdb names the stripped build's functions by build-id" grep -q core_target_spinning "$T/sgdb.txt"
+
+# Under a seccomp filter the fork sequence is never run: stop-and-copy.
+kill -9 "$spid"
+CORE_TARGET="$T/core_target"
+start_core_target -m 4 -t 1 -s || exit 1
+"$HOUND" capture -p "$CPID" -k core -o "$T/sec" >/dev/null 2>&1
+sm="$(ls -d "$T"/sec/*/ | head -1)/manifest.json"
+check "seccomp: stop-and-copy, and the manifest says why" sh -c "grep -q '\"core.method\": \"stop' '$sm' && grep -q 'seccomp filter' '$sm'"
+if stopped_or_traced "$CPID"; then fail "seccomp: the target runs on"; else pass "seccomp: the target runs on"; fi
 done_testing

@@ -72,12 +72,4 @@ int core_snap_take(pid_t pid, const struct core_snap_opts *o, struct core_snap *
 /* Kills and reaps the snapshot child, or resumes the stopped threads; frees s. */
 void core_snap_release(struct core_snap *s);
 
-/*
- * Bytes of memory headroom for pid: min(MemAvailable, for each cgroup from the
- * process's own up to the root: limit - usage). Reads files under cgroup_root
- * (v2, v1 or hybrid) and /proc/meminfo. Returns 0 and *free_bytes, or -errno.
- */
-int core_snap_headroom(pid_t pid, const char *cgroup_root, uint64_t *free_bytes, char *where,
-		       size_t wherelen);
-
 #endif
