@@ -19,9 +19,11 @@ static void capture_usage(FILE *out)
 		"Captures one bundle of process PID now and prints its directory.\n\n"
 		"  -p, --pid PID         the process\n"
 		"  -k, --kind KINDS      comma-separated capture kinds (default: stacks,heap):\n"
-		"                        stacks cpu heap core, and with --go-url also goroutines\n"
-		"                        allocs block mutex threadcreate trace\n"
-		"  -d, --duration D      duration of cpu and trace captures (default 10s / 5s)\n"
+		"                        stacks cpu heap locks fds core, and with --go-url also\n"
+		"                        goroutines allocs block mutex threadcreate trace; on a JVM\n"
+		"                        also heap_dump (stacks, heap and cpu then use the JVM's attach socket)\n"
+		"  -d, --duration D      duration of cpu, native heap and trace captures\n"
+		"                        (default 10s / 10s / 5s)\n"
 		"  -o, --output DIR      where the bundle directory goes (default: .)\n"
 		"      --go-url URL      the process serves net/http/pprof at URL\n"
 		"      --log-level L     debug, info, warn (default) or error\n"
@@ -137,7 +139,8 @@ int cmd_capture(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < job->items.n; i++) {
-		if (!go_url && !capture_kind_native(job->items.items[i].kind)) {
+		enum capture_kind k = job->items.items[i].kind;
+		if (!go_url && !capture_kind_native(k) && !capture_kind_jvm_only(k)) {
 			fprintf(stderr, "hound capture: kind '%s' needs --go-url\n",
 				capture_kind_name(job->items.items[i].kind));
 			capture_job_free(job);

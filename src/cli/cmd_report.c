@@ -13,6 +13,8 @@
 #include "report/coresummary.h"
 #include "report/cpusummary.h"
 #include "report/gosummary.h"
+#include "report/memsummary.h"
+#include "report/jvmsummary.h"
 #include "report/stacksummary.h"
 
 static void report_usage(FILE *out)
@@ -20,8 +22,8 @@ static void report_usage(FILE *out)
 	fprintf(out, "usage: hound report BUNDLE_DIR\n\n"
 		     "Prints a summary of a bundle: why it was taken, the process, the files and\n"
 		     "their sizes, the capture errors, the top heap growth, the busiest functions\n"
-		     "of CPU profiles, the largest goroutine and thread groups and the first\n"
-		     "stacks.\n");
+		     "of CPU profiles, the largest goroutine and thread groups (a JVM's threads\n"
+		     "by state and top application frame) and the first stacks.\n");
 }
 
 static const char *str(json_t *o, const char *key)
@@ -126,6 +128,14 @@ int cmd_report(int argc, char **argv)
 		json_object_foreach(notes, k, v) printf("  %-12s %s\n", k, json_string_value(v));
 	}
 
+	snprintf(path, sizeof(path), "%s/smaps_rollup.txt", dir);
+	if (access(path, R_OK) == 0) {
+		char vars[PATH_MAX];
+		snprintf(vars, sizeof(vars), "%s/vars.json", dir);
+		if (memsummary_print_rollup(path, access(vars, R_OK) == 0 ? vars : NULL, stdout) < 0)
+			printf("\nmemory: smaps_rollup.txt is not readable\n");
+	}
+
 	json_array_foreach(json_object_get(m, "files"), i, f) {
 		if (strcmp(str(f, "kind"), "core"))
 			continue;
@@ -143,9 +153,14 @@ int cmd_report(int argc, char **argv)
 
 	snprintf(path, sizeof(path), "%s/heap.diff.txt", dir);
 	if (access(path, R_OK) == 0) {
-		printf("\ntop heap growth since the baseline (heap.diff.txt):\n");
+		/* native: code first (who touched the memory still held), then the mappings */
+		bool native = memsummary_print_section(path, "# by mapping", NULL, 0) != -ENOENT;
+		printf(native ? "\nwho holds memory, by code (heap.diff.txt):\n"
+			      : "\ntop heap growth since the baseline (heap.diff.txt):\n");
 		if (heapdiff_print_top(path, stdout, 12) < 0)
 			print_section(dir, "heap.diff.txt", "heap growth", 15);
+		else if (native)
+			memsummary_print_section(path, "# by mapping", stdout, 8);
 	}
 	static const struct {
 		const char *file, *title;
@@ -161,11 +176,19 @@ int cmd_report(int argc, char **argv)
 		if (cpusummary_print(path, stdout, 10) < 0)
 			printf("  (not a readable profile)\n");
 	}
+	print_section(dir, "locks.txt", "threads waiting on locks, deadlock cycles first", 20);
+	print_section(dir, "fds.txt", "open files by what they point to", 12);
 	snprintf(path, sizeof(path), "%s/goroutines.txt", dir);
 	if (access(path, R_OK) == 0) {
 		printf("\nlargest goroutine groups (goroutines.txt):\n");
 		if (gosummary_print(path, stdout, 8) < 0)
 			printf("  (no goroutine in the dump)\n");
+	}
+	snprintf(path, sizeof(path), "%s/threads.txt", dir);
+	if (access(path, R_OK) == 0) {
+		printf("\nJava threads by state and top application frame (threads.txt):\n");
+		if (jvmsummary_print(path, stdout, 10) < 0)
+			printf("  (no thread in the dump)\n");
 	}
 	snprintf(path, sizeof(path), "%s/stacks.txt", dir);
 	if (access(path, R_OK) == 0) {

@@ -50,14 +50,17 @@ static unsigned needed(const char *body)
 
 static void needs(void)
 {
-	is_int(needed(TARGET("", "[heap, stacks]")), PRIV_PTRACE, "native heap+stacks: ptrace");
+	is_int(needed(TARGET("", "[heap, stacks]")), PRIV_PTRACE | PRIV_PERFMON,
+	       "native heap+stacks: ptrace, perfmon for the page-fault profile");
 	is_int(needed(TARGET("", "[{cpu: 5s}]")), PRIV_PTRACE | PRIV_PERFMON,
 	       "native cpu: perfmon (+ptrace for maps and the fallback)");
 	is_int(needed(TARGET("", "[{command: [true]}]")), PRIV_PTRACE | PRIV_DAC_READ_SEARCH,
 	       "a command keeps what inspecting the target needs");
 	is_int(needed(TARGET("    go: {url: 'http://127.0.0.1:6060'}\n",
-			     "[heap, {cpu: 5s}, goroutines]")),
-	       0, "Go heap/cpu/goroutines go over HTTP: nothing");
+			     "[{cpu: 5s}, goroutines]")),
+	       0, "Go cpu/goroutines go over HTTP: nothing");
+	is_int(needed(TARGET("    go: {url: 'http://127.0.0.1:6060'}\n", "[heap]")), PRIV_PTRACE,
+	       "Go heap: ptrace to read smaps_rollup");
 	is_int(needed(TARGET("    go: {url: 'http://127.0.0.1:6060'}\n", "[stacks]")), PRIV_PTRACE,
 	       "Go stacks still ptrace");
 	is_int(needed("targets:\n  - name: api\n    match: {comm: api}\n    rules:\n"
@@ -65,14 +68,22 @@ static void needs(void)
 	       PRIV_DAC_READ_SEARCH | PRIV_PTRACE, "fds metric and a command: dac_read_search, ptrace");
 	is_int(needed("api: {listen: '127.0.0.1:9155'}\ntargets:\n  - name: api\n    match: {comm: "
 		      "api}\n"),
-	       PRIV_PTRACE | PRIV_PERFMON, "the API may ask any native kind but command");
+	       PRIV_PTRACE | PRIV_PERFMON | PRIV_DAC_READ_SEARCH,
+	       "the API may ask any native kind but command (fds reads another user's fd table)");
 	is_int(needed("api: {listen: '127.0.0.1:9155'}\n"
 		      "alerts:\n  - {match: {alertname: X}, target_label: t, capture: [stacks]}\n"
 		      "targets:\n  - name: api\n    match: {comm: api}\n"
 		      "    go: {url: 'http://127.0.0.1:6060'}\n"),
-	       PRIV_PTRACE, "alert route by label reaches every target; Go cpu needs nothing");
+	       PRIV_PTRACE | PRIV_DAC_READ_SEARCH,
+	       "alert route by label reaches every target; Go cpu needs nothing");
 	is_int(needed("targets:\n  - name: api\n    match: {comm: api}\n"), 0,
 	       "sampling alone needs nothing");
+	is_int(needed(TARGET("", "[locks]")), PRIV_PTRACE, "locks: ptrace (syscall and mem files)");
+	is_int(needed(TARGET("", "[fds]")), PRIV_DAC_READ_SEARCH | PRIV_PTRACE,
+	       "fds: dac_read_search and ptrace (another user's /proc/PID/fd)");
+	is_int(needed("targets:\n  - name: api\n    match: {comm: api}\n    rules:\n"
+		      "      - {name: d, metric: deadlocked, abs: 0, capture: [stacks]}\n"),
+	       PRIV_PTRACE, "the deadlocked metric: ptrace");
 }
 
 static uint64_t status_caps(const char *key)
