@@ -1,6 +1,7 @@
 /* agent_view: read-only views of the agent for the API: targets, captures, health. */
 #include "agent/agent_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,4 +385,42 @@ void agent_write_captures_json(agent *a, struct json_writer *w)
 		free(rows[i].dir);
 	free(rows);
 	free(output);
+}
+
+int agent_find_bundle(agent *a, const char *id, struct agent_bundle_loc *loc)
+{
+	char root[4096];
+	struct stat st;
+	int rc = -ENOENT;
+
+	memset(loc, 0, sizeof(*loc));
+	size_t n = strlen(id);
+	if (!bundle_name_ok(id) || (n > 4 && !strcmp(id + n - 4, ".tmp")))
+		return -EINVAL;
+	pthread_mutex_lock(&a->lock);
+	bool upload = a->cfg->upload.enabled;
+	bool ok = util_snprintf(root, sizeof(root), "%s/bundles", a->cfg->output);
+	pthread_mutex_unlock(&a->lock);
+	DIR *d = ok ? opendir(root) : NULL;
+	if (!d)
+		return -ENOENT;
+	/* one folder per target: a handful of stats, no listing of the bundles */
+	for (struct dirent *e; rc < 0 && (e = readdir(d));) {
+		if (!bundle_name_ok(e->d_name))
+			continue;
+		for (int tmp = 0; tmp < 2 && rc < 0; tmp++) {
+			if (!util_snprintf(loc->dir, sizeof(loc->dir), "%s/%s/%s%s", root, e->d_name, id,
+					   tmp ? ".tmp" : "") ||
+			    stat(loc->dir, &st) < 0 || !S_ISDIR(st.st_mode))
+				continue;
+			util_snprintf(loc->target, sizeof(loc->target), "%s", e->d_name);
+			loc->complete = !tmp;
+			loc->state = tmp ? "capturing" : upload_state(loc->dir, upload);
+			rc = 0;
+		}
+	}
+	closedir(d);
+	if (rc < 0)
+		loc->dir[0] = '\0';
+	return rc;
 }
