@@ -16,6 +16,10 @@ test_pkgs=(clang libclang-rt-14-dev golang-go elfutils gdb awscli
 # JVM targets: real OpenJDK 17 services compiled by the tests (javac), jcmd to cross-check
 test_pkgs+=(openjdk-17-jdk-headless)
 
+# core dumps: libzstd for core.zst, zstd to open them in the tests.
+build_pkgs+=(libzstd-dev)
+test_pkgs+=(zstd)
+
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
 # Node.js may come from elsewhere than Debian (its npm then conflicts with

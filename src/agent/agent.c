@@ -102,6 +102,7 @@ static void tstate_init(struct tstate *ts, const struct target_conf *t, const st
 	ts->heap_baseline = wants_heap_baseline(t, c);
 	ts->fingerprint = fingerprint(t, c);
 	limit_init(&ts->limits, t->max_captures);
+	limit_init(&ts->core_limits, t->max_cores);
 	ts->firings = xcalloc(t->nrules ? t->nrules : 1, sizeof(uint64_t));
 }
 
@@ -113,6 +114,7 @@ static void tstate_fini(agent *a, struct tstate *ts)
 	}
 	free(ts->procs);
 	limit_fini(&ts->limits);
+	limit_fini(&ts->core_limits);
 	free(ts->firings);
 	free(ts->fingerprint);
 }
@@ -387,6 +389,7 @@ static void reload(agent *a)
 		/* Unchanged target: its processes, histories and counters carry over. */
 		free(nts[i].procs);
 		limit_fini(&nts[i].limits);
+		limit_fini(&nts[i].core_limits);
 		free(nts[i].firings);
 		char *fp = nts[i].fingerprint;
 		bool hb = nts[i].heap_baseline;

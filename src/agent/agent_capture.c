@@ -161,10 +161,37 @@ static struct capture_job *make_job(agent *a, struct tstate *ts, struct tproc *p
 	job->proc.exe = p->exe ? xstrdup(p->exe) : NULL;
 	job->proc.cgroup = p->cgroup ? xstrdup(p->cgroup) : NULL;
 	capture_job_set_labels(job, a->cfg->labels, a->cfg->nlabels);
+	if (a->cfg->max_disk) {
+		int64_t used = spool_usage(a->cfg->output);
+		job->disk_left = used >= 0 && (uint64_t)used < a->cfg->max_disk ? a->cfg->max_disk - (uint64_t)used : 1;
+	}
 	return job;
 }
 
 /* Queues job for p; on success copies the bundle ID into id (256 bytes) before the worker can free it. */
+/*
+ * A core dump is large and freezes the target for a moment: limits.max_cores
+ * per window bounds them apart from the other kinds. Over the limit the core
+ * item is dropped from the job and the bundle says why.
+ */
+static void admit_core(struct tstate *ts, struct capture_job *job, int64_t mono)
+{
+	struct capture_list *l = &job->items;
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->items[i].kind != K_CORE)
+			continue;
+		if (limit_allow(&ts->core_limits, ts->conf->max_cores, ts->conf->limit_window_ms, mono)) {
+			limit_record(&ts->core_limits, mono);
+			return;
+		}
+		memmove(&l->items[i], &l->items[i + 1], (l->n - i - 1) * sizeof(*l->items));
+		l->n--;
+		bundle_add_error(job->bundle, "core", "refused: limits.max_cores (%d per %lld s) reached",
+				 ts->conf->max_cores, (long long)(ts->conf->limit_window_ms / 1000));
+		return;
+	}
+}
+
 static int submit(agent *a, struct tstate *ts, struct tproc *p, struct capture_job *job, int64_t mono,
 		  char *id)
 {
@@ -172,6 +199,7 @@ static int submit(agent *a, struct tstate *ts, struct tproc *p, struct capture_j
 		capture_job_free(job);
 		return -EIO;
 	}
+	admit_core(ts, job, mono);
 	struct job_task *t = xcalloc(1, sizeof(*t));
 	t->a = a;
 	t->job = job;

@@ -22,6 +22,7 @@ struct tstate {
 	struct tproc **procs;
 	size_t nprocs, cap;
 	struct limit_state limits;
+	struct limit_state core_limits; /* core dumps, bounded by limits.max_cores */
 	uint64_t *firings;            /* per rule */
 	uint64_t captures_ok, captures_failed;
 	uint64_t refused[REFUSE_BAD_KIND + 1];

@@ -10,6 +10,7 @@
 
 #include "capture/cmdcapture.h"
 #include "capture/go/gocapture.h"
+#include "capture/native/core.h"
 #include "capture/jvm/jvmcapture.h"
 #include "capture/native/flightrec.h"
 #include "capture/native/fds.h"
@@ -38,6 +39,8 @@ static capture_fn pick(enum capture_kind k, bool go, bool jvm)
 		return locks_capture;
 	case K_FDS:
 		return fds_capture;
+	case K_CORE:
+		return core_capture; /* a Go service is a native process too */
 	case K_GOROUTINES:
 	case K_ALLOCS:
 	case K_BLOCK:
@@ -239,6 +242,7 @@ static int item_order(const struct capture_item *it, bool go)
 	case K_HEAP: return go ? 2 : 5;
 	case K_HEAP_DUMP: return 3;
 	case K_COMMAND: return 4;
+	case K_CORE: return 6; /* last: the longest, and it freezes the target briefly */
 	case K_CPU:
 	case K_TRACE: return 5;
 	default: return 3;
@@ -278,8 +282,9 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 		.heap_baseline_dir = job->baseline_dir,
 		.jvm = !job->go_url && !job->jvm_off && jvm_capture_applies(job->proc.pid),
 		.stop = stop,
+		.disk_left = job->disk_left,
 	};
-	for (int pass = 0; pass <= 5; pass++) {
+	for (int pass = 0; pass <= 6; pass++) {
 		for (size_t i = 0; i < job->items.n; i++) {
 			if (item_order(&job->items.items[i], job->go_url != NULL) != pass)
 				continue;

@@ -263,6 +263,7 @@ int go_capture(struct capture_ctx *ctx, const struct capture_item *item, char *e
 	case K_LOCKS:
 	case K_FDS:
 	case K_HEAP_DUMP:
+	case K_CORE:
 	case K_COUNT:
 		break;
 	}
