@@ -14,6 +14,7 @@
 #include "bundle/mpstate.h"
 #include "lib/http_client.h"
 #include "lib/log.h"
+#include "lib/md5.h"
 #include "lib/sha256.h"
 #include "lib/util.h"
 
@@ -21,6 +22,13 @@
 #define MAX_PARTS 10000u            /* S3's largest part count */
 #define PART_ATTEMPTS 4             /* tries per part before this attempt gives up */
 #define MAX_XML_RESPONSE (1u << 20) /* S3 answers are small XML documents */
+/*
+ * No total deadline, which a slow link cannot meet however healthy: a
+ * request is abandoned only when less than LOW_SPEED_BPS move for
+ * LOW_SPEED_S seconds (a stalled connection or a store that stopped answering).
+ */
+#define LOW_SPEED_BPS 1024L
+#define LOW_SPEED_S 30L
 
 struct s3_client {
 	http_client *http;
@@ -35,6 +43,12 @@ struct s3_client {
 	char *token_hdr;    /* "x-amz-security-token: ..." or NULL */
 	char *ca_file;
 	uint64_t part_size, threshold;
+	/*
+	 * After a request timed out (the link is too slow for the size of what
+	 * was in flight): the largest body to send at once from now on, 0 while
+	 * nothing timed out. Smaller parts mean less to resend after the next stall.
+	 */
+	uint64_t slow_part;
 	const int *cancel;
 };
 
@@ -227,6 +241,20 @@ struct body {
 	const char *buf;
 };
 
+/* A body of len bytes stalled: send at most half as much at once from now on (S3's minimum at least). */
+static void shrink_parts(s3_client *s, uint64_t len)
+{
+	uint64_t cur = s->slow_part && s->slow_part < len ? s->slow_part : len;
+	uint64_t next = (cur / 2 + (1ull << 20) - 1) & ~((1ull << 20) - 1); /* whole MiB */
+	if (next < MIN_PART)
+		next = MIN_PART;
+	if (s->slow_part && next >= s->slow_part)
+		return;
+	s->slow_part = next;
+	log_warn("upload timed out on a slow link: sending smaller parts", "failed_bytes=%llu part_size=%llu",
+		 (unsigned long long)len, (unsigned long long)next);
+}
+
 /*
  * One signed request. Returns 0 for a 2xx answer (resp filled; caller finis it),
  * else fills err and returns -EACCES / -EIO / a transport -errno.
@@ -283,14 +311,17 @@ static int s3_request(s3_client *s, const char *method, const char *key, const c
 		.aws_userpwd = s->userpwd,
 		.resp_fd = -1,
 		.max_body = MAX_XML_RESPONSE,
-		/* no total deadline a slow link cannot meet: 60 s plus 1 s per MiB */
-		.timeout_ms = 60000 + (int64_t)(len >> 20) * 1000,
+		.timeout_ms = -1,
+		.low_speed_bps = LOW_SPEED_BPS,
+		.low_speed_s = LOW_SPEED_S,
 		.ca_file = s->ca_file,
 		.cancel = s->cancel,
 	};
 	rc = http_request_do(s->http, &req, resp);
 	err->status = resp->status;
 	err->code[0] = '\0';
+	if (rc == -ETIMEDOUT && len > MIN_PART)
+		shrink_parts(s, len);
 	if (rc < 0) {
 		snprintf(err->msg, sizeof(err->msg), "%s", resp->err);
 		http_response_fini(resp);
@@ -390,7 +421,9 @@ static char *upload_part(s3_client *s, const char *key, const char *qid, unsigne
 			break;
 		}
 		bool gone = strcmp(err->code, "NoSuchUpload") == 0;
-		if (*rc == -EACCES || gone || attempt >= PART_ATTEMPTS || cancelled(s))
+		/* A timeout: the next attempt cuts the file into smaller parts. */
+		if (*rc == -EACCES || *rc == -ETIMEDOUT || gone || attempt >= PART_ATTEMPTS ||
+		    cancelled(s))
 			break;
 		log_warn("upload part failed, retrying", "key=%s part=%u attempt=%d err=%s", key, partno,
 			 attempt, err->msg);
@@ -436,7 +469,11 @@ static bool resume_state(s3_client *s, const char *key, const char *resume, cons
 	    st->mtime_ns == want->mtime_ns && st->nparts == want->nparts)
 		return true;
 	char *qid = encode_query_value(st->upload_id);
-	log_info("file changed since its multipart upload began; starting over", "key=%s", key);
+	if (st->size == want->size && st->mtime_ns == want->mtime_ns)
+		log_info("parts made smaller after a timeout; starting the file over", "key=%s part_size=%llu",
+			 key, (unsigned long long)want->part_size);
+	else
+		log_info("file changed since its multipart upload began; starting over", "key=%s", key);
 	abort_multipart(s, key, qid);
 	free(qid);
 	unlink(resume);
@@ -444,10 +481,75 @@ static bool resume_state(s3_client *s, const char *key, const char *resume, cons
 	return false;
 }
 
+/* The ETag S3 gives a multipart object: md5 of the parts' binary md5s, "-", the part count. */
+static bool multipart_etag(const struct mp_state *st, char *out, size_t outlen)
+{
+	struct md5_ctx c;
+	uint8_t dg[16];
+	char hex[33];
+	md5_init(&c);
+	for (unsigned i = 0; i < st->nparts; i++) {
+		const char *e = st->etags[i];
+		uint8_t bin[16];
+		if (!e)
+			return false;
+		e += *e == '"';
+		for (int k = 0; k < 16; k++) {
+			unsigned v;
+			if (sscanf(e + 2 * k, "%2x", &v) != 1)
+				return false;
+			bin[k] = (uint8_t)v;
+		}
+		md5_update(&c, bin, sizeof(bin));
+	}
+	md5_final(&c, dg);
+	md5_hex(dg, hex);
+	snprintf(out, outlen, "%s-%u", hex, st->nparts);
+	return true;
+}
+
+/*
+ * After a failed CompleteMultipartUpload: is the object already there? A
+ * completion can succeed in the store and still fail for us (the agent was
+ * killed before it recorded it, the answer was lost); repeating it then
+ * fails forever. The object counts as ours when its size matches and its
+ * ETag is either the multipart ETag of our parts or the md5 of the file
+ * (some stores compute that instead).
+ */
+static bool object_done(s3_client *s, const char *key, int fd, uint64_t size,
+			const struct mp_state *st)
+{
+	struct s3_error e;
+	struct http_response resp;
+	if (s3_request(s, "HEAD", key, NULL, NULL, NULL, &resp, &e) < 0)
+		return false;
+	bool ok = false;
+	char want[64], md5[33];
+	const char *got = resp.etag ? resp.etag + (*resp.etag == '"') : "";
+	size_t glen = strcspn(got, "\"");
+	if (resp.content_length >= 0 && (uint64_t)resp.content_length == size) {
+		if (strchr(got, '-'))
+			ok = multipart_etag(st, want, sizeof(want)) && strlen(want) == glen &&
+			     strncmp(got, want, glen) == 0;
+		else
+			ok = md5_file(fd, md5) == 0 && glen == 32 && strncmp(got, md5, 32) == 0;
+	}
+	if (ok)
+		log_info("multipart completion failed but the object is stored whole; done", "key=%s etag=%.*s",
+			 key, (int)glen, got);
+	else
+		log_debug("the stored object is not this file", "key=%s size=%lld etag=%.*s", key,
+			  (long long)resp.content_length, (int)glen, got);
+	http_response_fini(&resp);
+	return ok;
+}
+
 static int put_multipart(s3_client *s, const char *key, int fd, uint64_t size, int64_t mtime_ns,
 			 const char *ctype, const char *resume, struct s3_error *err)
 {
 	uint64_t part = s->part_size;
+	if (s->slow_part && s->slow_part < part)
+		part = s->slow_part;
 	if ((size + part - 1) / part > MAX_PARTS)
 		part = ((size / MAX_PARTS) | ((1ull << 20) - 1)) + 1; /* round up to MiB */
 	struct mp_state st, want = { .size = size, .part_size = part, .mtime_ns = mtime_ns,
@@ -482,8 +584,11 @@ static int put_multipart(s3_client *s, const char *key, int fd, uint64_t size, i
 		if (st.etags[i] && resume && mpstate_add_part(resume, i + 1, st.etags[i]) < 0)
 			log_warn("cannot record an uploaded part", "key=%s part=%u", key, i + 1);
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		rc = complete_multipart(s, key, qid, &st, err);
+		if (rc < 0 && rc != -EACCES && rc != -ECANCELED && object_done(s, key, fd, size, &st))
+			rc = 0;
+	}
 	bool gone = rc < 0 && strcmp(err->code, "NoSuchUpload") == 0;
 	if (rc == 0 || gone) {
 		if (resume)
@@ -523,7 +628,8 @@ int s3_put_file(s3_client *s, const char *key, const char *path, const char *res
 	const char *ctype = s3_content_type(base ? base + 1 : path);
 	uint64_t size = (uint64_t)st.st_size;
 	int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	int rc = size > s->threshold ? put_multipart(s, key, fd, size, mtime_ns, ctype, resume, err)
+	uint64_t threshold = s->slow_part && s->slow_part < s->threshold ? s->slow_part : s->threshold;
+	int rc = size > threshold ? put_multipart(s, key, fd, size, mtime_ns, ctype, resume, err)
 				     : put_single(s, key, fd, size, ctype, err);
 	close(fd);
 	return rc;

@@ -385,7 +385,13 @@ int http_request_do(http_client *c, const struct http_request *req, struct http_
 			 (long)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms
 							    : HTTP_DEFAULT_CONNECT_MS));
 	cu.easy_setopt(h, CURLOPT_TIMEOUT_MS,
-			 (long)(req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS));
+			 req->timeout_ms < 0 ? 0L
+					     : (long)(req->timeout_ms > 0 ? req->timeout_ms
+									 : HTTP_DEFAULT_TIMEOUT_MS));
+	if (req->low_speed_bps > 0 && req->low_speed_s > 0) {
+		cu.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, req->low_speed_bps);
+		cu.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, req->low_speed_s);
+	}
 	cu.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	cu.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (req->ca_file)
@@ -395,7 +401,8 @@ int http_request_do(http_client *c, const struct http_request *req, struct http_
 	cu.easy_setopt(h, CURLOPT_WRITEDATA, &x);
 	cu.easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	cu.easy_setopt(h, CURLOPT_HEADERDATA, &x);
-	if (x.limit)
+	/* A HEAD announces the size of a body it never sends: no cap to trip on. */
+	if (x.limit && strcmp(m, "HEAD") != 0)
 		cu.easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x.limit);
 	if (req->cancel) {
 		cu.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
@@ -423,6 +430,10 @@ int http_request_do(http_client *c, const struct http_request *req, struct http_
 
 	CURLcode rc = cu.easy_perform(h);
 	cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_off_t clen = -1;
+	if (cu.easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen) != CURLE_OK)
+		clen = -1;
+	resp->content_length = (int64_t)clen;
 	if (rc != CURLE_OK) {
 		ret = map_error(h, rc, &x);
 		const char *what = c->errbuf[0] ? c->errbuf : cu.easy_strerror(rc);
