@@ -116,6 +116,7 @@ int cmd_capture(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_setup(LOG_FMT_LOGFMT, lvl);
+	util_private_umask();
 
 	struct capture_job *job = capture_job_new("manual", outdir);
 	char bad[64] = "";

@@ -10,6 +10,7 @@
 #include "cli/cmd.h"
 #include "config/config.h"
 #include "lib/log.h"
+#include "lib/util.h"
 
 static void run_usage(FILE *out)
 {
@@ -84,6 +85,7 @@ int cmd_run(int argc, char **argv)
 	}
 	config_errors_fini(&errs);
 
+	util_private_umask();
 	/* Each watched process keeps a few /proc files open. */
 	proc_raise_nofile_limit();
 
