@@ -28,9 +28,11 @@ struct http_request {
 	int64_t connect_timeout_ms;       /* 0: 5s */
 	int64_t timeout_ms;               /* 0: 30s; whole transfer; < 0: none (use low_speed_*) */
 	/*
-	 * Abort when fewer than low_speed_bps bytes/s move for low_speed_s
-	 * seconds (CURLOPT_LOW_SPEED_*): unlike a total timeout, a slow but
-	 * moving transfer finishes however long it takes. 0: not used.
+	 * A low-speed limit: -ETIMEDOUT when fewer than low_speed_bps bytes/s
+	 * move over a window of low_speed_s seconds. Unlike a total timeout, a
+	 * slow but moving transfer finishes however long it takes. Sent bytes
+	 * count once they leave the socket's send queue (not when curl hands
+	 * them to the kernel, as CURLOPT_LOW_SPEED_* counts them). 0: not used.
 	 */
 	long low_speed_bps, low_speed_s;
 	const char *ca_file;              /* NULL: system CAs; TLS is always verified */
