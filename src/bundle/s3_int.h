@@ -1,4 +1,4 @@
-/* s3_int: what s3.c and s3_multipart.c share; not for other modules. */
+/* s3_int: what s3.c (client, requests) gives s3_upload.c (files); not for other modules. */
 #ifndef HOUND_S3_INT_H
 #define HOUND_S3_INT_H
 
@@ -54,8 +54,5 @@ int s3_request(s3_client *s, const char *method, const char *key, const char *qu
 char *s3_xml_text(const char *xml, const char *tag);
 /* A query value: like a key, but '/' is encoded too. Caller frees. */
 char *s3_encode_query_value(const char *v);
-/* Uploads an open file of size bytes as a multipart upload, resumable through resume. */
-int s3_put_multipart(s3_client *s, const char *key, int fd, uint64_t size, int64_t mtime_ns,
-		     const char *ctype, const char *resume, struct s3_error *err);
 
 #endif

@@ -1,11 +1,13 @@
-/* s3_multipart: multipart uploads that survive failures and restarts (see s3.h). */
+/* s3_upload: files into the store: one PUT, or a multipart upload that survives failures and restarts. */
 #include "bundle/s3_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -203,7 +205,7 @@ static bool object_done(s3_client *s, const char *key, int fd, uint64_t size,
 	return ok;
 }
 
-int s3_put_multipart(s3_client *s, const char *key, int fd, uint64_t size, int64_t mtime_ns,
+static int put_multipart(s3_client *s, const char *key, int fd, uint64_t size, int64_t mtime_ns,
 			 const char *ctype, const char *resume, struct s3_error *err)
 {
 	uint64_t part = s->part_size;
@@ -259,6 +261,48 @@ int s3_put_multipart(s3_client *s, const char *key, int fd, uint64_t size, int64
 	mpstate_fini(&st);
 	/* The store forgot a resumed upload (expired, aborted): start this file over once. */
 	if (gone && resumed)
-		return s3_put_multipart(s, key, fd, size, mtime_ns, ctype, resume, err);
+		return put_multipart(s, key, fd, size, mtime_ns, ctype, resume, err);
+	return rc;
+}
+
+static int put_single(s3_client *s, const char *key, int fd, uint64_t size, const char *ctype,
+		      struct s3_error *err)
+{
+	struct body b = { .fd = fd, .off = 0, .len = size };
+	struct http_response resp;
+	int rc = s3_request(s, "PUT", key, NULL, &b, ctype, &resp, err);
+	if (rc == 0)
+		http_response_fini(&resp);
+	return rc;
+}
+
+int s3_put_file(s3_client *s, const char *key, const char *path, const char *resume,
+		struct s3_error *err)
+{
+	struct s3_error local;
+	if (!err)
+		err = &local;
+	memset(err, 0, sizeof(*err));
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err->msg, sizeof(err->msg), "open %s: %s", path, strerror(e));
+		return -e;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		snprintf(err->msg, sizeof(err->msg), "fstat %s: %s", path, strerror(e));
+		close(fd);
+		return -e;
+	}
+	const char *base = strrchr(path, '/');
+	const char *ctype = s3_content_type(base ? base + 1 : path);
+	uint64_t size = (uint64_t)st.st_size;
+	int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	uint64_t threshold = s->slow_part && s->slow_part < s->threshold ? s->slow_part : s->threshold;
+	int rc = size > threshold ? put_multipart(s, key, fd, size, mtime_ns, ctype, resume, err)
+				     : put_single(s, key, fd, size, ctype, err);
+	close(fd);
 	return rc;
 }
