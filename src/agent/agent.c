@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,18 +169,34 @@ void agent_add_service(agent *a, const struct agent_service *svc)
 		a->svc[a->nsvc++] = svc;
 }
 
+/* A spool left world-readable (an older version, a hand-made directory): closed to others. */
+static void restrict_output(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0 || !(st.st_mode & 027))
+		return;
+	if (chmod(dir, st.st_mode & 0750) < 0)
+		log_warn("output directory is open to other users and cannot be restricted", "dir=%s mode=%04o error=%s",
+			 dir, (unsigned)(st.st_mode & 07777), strerror(errno));
+	else
+		log_info("output directory was open to other users: restricted", "dir=%s mode=%04o", dir,
+			 (unsigned)(st.st_mode & 0750));
+}
+
 int agent_new(struct hound_config *cfg, agent **out)
 {
 	agent *a = xcalloc(1, sizeof(*a));
+	a->disk_avail_bytes = -1;
 	int rc;
 
 	pthread_mutex_init(&a->lock, NULL);
 	a->cfg = cfg;
-	rc = util_mkdir_p(cfg->output, 0755);
+	rc = util_mkdir_p(cfg->output, 0750);
 	if (rc < 0) {
 		log_error("cannot create output directory", "dir=%s error=%s", cfg->output, strerror(-rc));
 		goto fail;
 	}
+	restrict_output(cfg->output);
 	rc = host_sampler_new("/proc", &a->host);
 	if (rc < 0) {
 		log_error("cannot open host metrics", "error=%s", strerror(-rc));
@@ -444,11 +461,14 @@ int agent_run(agent *a)
 	log_info("hound started", "version=%s config=%s targets=%zu interval_ms=%lld output=%s",
 		 PACKAGE_VERSION, a->cfg->path, a->nts, (long long)a->cfg->interval_ms, a->cfg->output);
 	notify_ready();
+	notify_watchdog_start(&a->busy_since_ms);
 	int64_t next = util_mono_ms();
 	while (!a->stopping) {
 		int64_t start = util_mono_ms();
 		int64_t lag = start - next;
+		__atomic_store_n(&a->busy_since_ms, start, __ATOMIC_RELEASE);
 		tick(a, start);
+		__atomic_store_n(&a->busy_since_ms, 0, __ATOMIC_RELEASE);
 		int64_t took = util_mono_ms() - start;
 		pthread_mutex_lock(&a->lock);
 		a->last_loop_ms = took;
@@ -458,7 +478,6 @@ int agent_run(agent *a)
 		if (lag > a->max_lag_ms)
 			a->max_lag_ms = lag;
 		pthread_mutex_unlock(&a->lock);
-		notify_watchdog();
 		next += a->cfg->interval_ms;
 		if (next < util_mono_ms()) /* overran: skip missed ticks, do not burst */
 			next = util_mono_ms();
@@ -469,7 +488,9 @@ int agent_run(agent *a)
 			if (sig == SIGHUP) {
 				notify_reloading();
 				log_info("SIGHUP: reloading config", "file=%s", a->cfg->path);
+				__atomic_store_n(&a->busy_since_ms, util_mono_ms(), __ATOMIC_RELEASE);
 				reload(a);
+				__atomic_store_n(&a->busy_since_ms, 0, __ATOMIC_RELEASE);
 				notify_ready();
 				continue;
 			}
@@ -484,6 +505,7 @@ int agent_run(agent *a)
 	if (left > 0)
 		log_warn("captures still running at exit", "count=%d", left);
 	stop_services(a, util_mono_ms() + 5000);
+	notify_watchdog_stop();
 	log_info("hound stopped", NULL);
 	return 0;
 }

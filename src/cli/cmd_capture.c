@@ -178,6 +178,7 @@ int cmd_capture(int argc, char **argv)
 		fprintf(stderr, "hound capture: -t and --token-file go with --agent\n");
 		return EXIT_USAGE;
 	}
+	util_private_umask();
 	if (agent)
 		return capture_agent(agent, target, token_file, kinds_set ? kinds : NULL, pid,
 				     duration_ms, wait_ms, outdir);

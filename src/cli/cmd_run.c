@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "lib/log.h"
 #include "report/report_html.h"
+#include "lib/util.h"
 
 static void run_usage(FILE *out)
 {
@@ -85,6 +86,7 @@ int cmd_run(int argc, char **argv)
 	}
 	config_errors_fini(&errs);
 
+	util_private_umask();
 	/* Each watched process keeps a few /proc files open. */
 	proc_raise_nofile_limit();
 
