@@ -371,9 +371,18 @@ void agent_maybe_baseline(agent *a, struct tstate *ts, struct tproc *p, int64_t 
 	/* JVMs, like Go, get a class histogram when warm, refreshed while healthy */
 	bool jvm = p->jvm_state == TPROC_JVM_PERF || p->jvm_state == TPROC_JVM_NO_PERF;
 	bool go = ts->conf->go_url != NULL || jvm;
-	if (!ts->heap_baseline || p->jvm_state == TPROC_JVM_PROBING)
+	if (!ts->heap_baseline)
 		return;
-	if (p->baseline_mono_ms > 0) {
+	/*
+	 * While the JVM probe runs (a young process), the smaps baseline is taken
+	 * at once as for any native process, so a rule firing in the first
+	 * seconds still has it; once the process turns out to be a JVM, its class
+	 * histogram replaces it when warm.
+	 */
+	if (p->baseline_mono_ms > 0 && jvm && !p->baseline_jvm) {
+		if (!p->warm)
+			return;
+	} else if (p->baseline_mono_ms > 0) {
 		if (!go || any_cooling(p) || mono_ms - p->baseline_mono_ms < max_cooldown(ts->conf))
 			return;
 	} else if (go && !p->warm) {
@@ -385,6 +394,7 @@ void agent_maybe_baseline(agent *a, struct tstate *ts, struct tproc *p, int64_t 
 	b->dir = xstrdup(p->baseline_dir);
 	b->go_url = ts->conf->go_url ? xstrdup(ts->conf->go_url) : NULL;
 	b->jvm = jvm;
+	p->baseline_jvm = jvm;
 	if (workers_submit(a->workers, baseline_run, baseline_free, b) < 0) {
 		baseline_free(b);
 		return;

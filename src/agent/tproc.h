@@ -65,6 +65,7 @@ struct tproc {
 	bool warm;                   /* every metric has `history` samples */
 	char *baseline_dir;          /* OUTPUT/baselines/TARGET/PID-START (owned) */
 	int64_t baseline_mono_ms;    /* 0: none taken yet */
+	bool baseline_jvm;            /* the baseline taken is a JVM class histogram */
 };
 
 /* Creates the state for a newly discovered process; -ESRCH if it is already gone. */
