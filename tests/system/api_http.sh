@@ -166,9 +166,18 @@ check "and says nothing once it is 0600" bash -c "! grep -q token_file '$T/check
 : >"$T/all_bodies"
 start_hound auth "$T/auth.yaml" --log-level=debug || fail "hound with a token answers"
 expect 200 "GET /healthz needs no token" GET /healthz
-expect 200 "GET /v1/targets needs no token" GET /v1/targets
+expect 200 "GET /metrics needs no token" GET /metrics
+# Command lines are secrets: every /v1/ path answers only to the token.
+expect 401 "GET /v1/targets without a token" GET /v1/targets
+check "the 401 carries no command line" sh -c "! grep -q 'sleep 600' '$T/body'"
+expect 403 "GET /v1/targets with a wrong token" GET /v1/targets -H "Authorization: Bearer nope"
+expect 401 "GET /v1/captures without a token" GET /v1/captures
+expect 401 "an unknown /v1/ path without a token says nothing about it" GET /v1/nothing-here
+expect 401 "DELETE /v1/targets without a token" DELETE /v1/targets
+expect 200 "GET /v1/targets with the token" GET /v1/targets -H "Authorization: Bearer $TOKEN"
+check "and lists the sleepers' command lines" grep -q 'sleep 600' "$T/body"
 # The same spool: the bundles of the previous run are listed after a restart.
-expect 200 "GET /v1/captures after a restart" GET /v1/captures
+expect 200 "GET /v1/captures after a restart" GET /v1/captures -H "Authorization: Bearer $TOKEN"
 check "captures after a restart lists the earlier run's bundles from the spool" \
 	test "$(body_json "[c['id'] for c in j['captures'] if c['id'] in ('$ID1', '$ID3')] == sorted(['$ID1', '$ID3'], reverse=True)")" = True
 check "and reads pid, trigger and upload state from their manifests" \
