@@ -47,7 +47,7 @@ print(" ".join(t.split("=", 1)[0] for t in shlex.split(sys.argv[1], posix=True))
 # ---- log-field injection, logfmt ----
 start_hound logfmt "$T/hound.yaml" || { fail "hound answers"; cat "$T/logfmt.log"; done_testing; exit; }
 expect 200 "an alert whose name carries fields is taken" POST /v1/alerts "${AUTH[@]}" -d "$(alert_body)"
-wait_for 10 grep -q 'msg="alert received"' "$T/logfmt.log"
+wait_for 30 grep -q 'msg="alert received"' "$T/logfmt.log"
 LINE=$(grep 'msg="alert received"' "$T/logfmt.log" | head -1)
 diag "logfmt: $LINE"
 check "logfmt: the label is one quoted value" grep -qF 'alertname="x level=error msg=injected"' <<<"$LINE"
@@ -59,7 +59,7 @@ kill "$HOUND_PID"; wait "$HOUND_PID" 2>/dev/null
 # ---- log-field injection, JSON ----
 start_hound json "$T/hound.yaml" --log-format=json || { fail "hound answers (json)"; cat "$T/json.log"; done_testing; exit; }
 expect 200 "json: the same alert is taken" POST /v1/alerts "${AUTH[@]}" -d "$(alert_body)"
-wait_for 10 grep -q '"msg":"alert received"' "$T/json.log"
+wait_for 30 grep -q '"msg":"alert received"' "$T/json.log"
 grep '"msg":"alert received"' "$T/json.log" | head -1 >"$T/json_line"
 diag "json: $(cat "$T/json_line")"
 check "json: no duplicate key, the label is one string, the level is info" python3 -c '

@@ -42,7 +42,7 @@ pass "hound run serves the API on $API"
 expect 200 "GET /healthz" GET /healthz
 check "healthz says ok" test "$(body_json 'j["status"]')" = ok
 expect 200 "HEAD /healthz" HEAD /healthz -I
-wait_for 10 sh -c "curl -s http://$API/v1/targets | grep -q '\"rss\":[0-9]'"
+wait_for 30 sh -c "curl -s http://$API/v1/targets | grep -q '\"rss\":[0-9]'"
 expect 200 "GET /v1/targets" GET /v1/targets
 check "targets lists both targets" test "$(body_json '[t["name"] for t in j["targets"]]')" = "['sleepers', 'idle']"
 check "targets lists both sleep processes" test "$(body_json 'sorted(p["pid"] for p in j["targets"][0]["processes"])')" = "$(python3 -c "print(sorted([$SLEEPER, $SLEEPER2]))")"
@@ -75,18 +75,18 @@ expect 202 "capture one pid" POST /v1/captures -d "{\"target\":\"sleepers\",\"pi
 ID3=$(body_json 'j["id"]')
 check "bundle id names the pid and the api trigger ($ID3)" sh -c "echo '$ID3' | grep -Eq '^[0-9]{8}T[0-9]{6}Z-$SLEEPER-api(-[0-9]+)?\$'"
 expect 400 "a command capture is refused over the API" POST /v1/captures -d "{\"target\":\"sleepers\",\"capture\":[{\"command\":[\"id\"]}]}"
-wait_for 10 test -f "$OUT/bundles/sleepers/$ID3/manifest.json"
+wait_for 30 test -f "$OUT/bundles/sleepers/$ID3/manifest.json"
 check "api bundle written" test -f "$OUT/bundles/sleepers/$ID1/manifest.json"
 check "manifest trigger is api" test "$(json_get "$OUT/bundles/sleepers/$ID1/manifest.json" 'j["trigger"]["kind"]')" = api
 check "manifest reason is the request's" grep -q 'checking a leak' "$OUT/bundles/sleepers/$ID1/manifest.json"
-wait_for 10 sh -c "curl -s http://$API/v1/captures | grep -q '$ID3'"
+wait_for 30 sh -c "curl -s http://$API/v1/captures | grep -q '$ID3'"
 expect 200 "GET /v1/captures" GET /v1/captures
 check "captures lists the bundles with upload state" test "$(body_json 'sorted((c["trigger"], c["upload"], c["ok"]) for c in j["captures"])')" = "[('api', 'local', True), ('api', 'local', True), ('api', 'local', True)]"
 
 # limits: 3 of 5 used; the next request for both processes takes 2 ...
-wait_for 10 sh -c "! curl -s http://$API/v1/targets | grep -q '\"capturing\":true'"
+wait_for 30 sh -c "! curl -s http://$API/v1/targets | grep -q '\"capturing\":true'"
 expect 202 "capture within the limit" POST /v1/captures -d '{"target":"sleepers","capture":["heap"]}'
-wait_for 10 sh -c "! curl -s http://$API/v1/targets | grep -q '\"capturing\":true'"
+wait_for 30 sh -c "! curl -s http://$API/v1/targets | grep -q '\"capturing\":true'"
 # ... and the next one is over the limit.
 expect 429 "capture over limits.max_captures" POST /v1/captures -d '{"target":"sleepers","capture":["heap"]}'
 check "refusal names the limit" test "$(body_json 'j["refusal"]')" = limit
@@ -141,9 +141,9 @@ check "hound status on a dead address exits 1" test $? = 1
 fds_before=$(ls /proc/$HOUND_PID/fd | wc -l)
 for i in 1 2 3; do
 	kill -HUP "$HOUND_PID"
-	wait_for 10 sh -c "grep -c 'config reloaded' '$T/open.log' | grep -qx $i"
+	wait_for 30 sh -c "grep -c 'config reloaded' '$T/open.log' | grep -qx $i"
 done
-wait_for 10 curl -sf -o /dev/null "http://$API/healthz"
+wait_for 30 curl -sf -o /dev/null "http://$API/healthz"
 expect 200 "API answers after 3 reloads" GET /v1/targets
 fds_after=$(ls /proc/$HOUND_PID/fd | wc -l)
 check "no fd leaked by API restarts ($fds_before -> $fds_after)" test "$fds_after" -le "$fds_before"
@@ -213,7 +213,7 @@ check "commands without the API do not need it (hound stacks)" test $? = 0
 sed '/^api:/,/^  listen:/d' "$T/open.yaml" >"$T/noapi.yaml"
 LD_LIBRARY_PATH=$T/badlib "$HOUND" run -c "$T/noapi.yaml" 2>"$T/noapi.log" &
 NOAPI=$!
-check "nor does an agent configured without an API: it runs" wait_for 10 grep -q 'msg="hound started"' "$T/noapi.log"
+check "nor does an agent configured without an API: it runs" wait_for 30 grep -q 'msg="hound started"' "$T/noapi.log"
 kill -TERM "$NOAPI"; wait "$NOAPI"
 check "and exits 0 on SIGTERM" test $? = 0
 
