@@ -2,6 +2,7 @@
 #include "api/api_gate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 struct pending {
 	int fd; /* -1: free slot */
 	int64_t since_ms;
+	bool partial; /* sent part of a request head, not all of it */
 	struct sockaddr_storage sa;
 	socklen_t salen;
 };
@@ -26,6 +28,7 @@ struct pending {
 struct api_gate {
 	struct api_gate_ops ops;
 	int listen_fd, ep, stop_fd;
+	int spare_fd; /* given up to accept (and refuse) a client when out of fds */
 	pthread_t thread;
 	struct pending p[API_GATE_PENDING];
 	unsigned long dropped; /* evicted or timed out, for the debug log */
@@ -88,10 +91,29 @@ static void release(struct api_gate *g, struct pending *p)
 	p->fd = -1;
 }
 
-/* A free slot for a connection from sa, evicting that client's oldest (or the oldest). */
-static struct pending *slot_for(struct api_gate *g, const struct sockaddr_storage *sa)
+/* Is a a better eviction victim than b? Partial heads first, then the oldest. */
+static bool worse(const struct pending *a, const struct pending *b)
 {
-	struct pending *free_slot = NULL, *oldest_all = NULL, *oldest_mine = NULL;
+	if (!b)
+		return true;
+	if (a->partial != b->partial)
+		return a->partial;
+	return a->since_ms < b->since_ms;
+}
+
+/*
+ * A free slot for a connection from sa. When that client already has
+ * API_GATE_PER_CLIENT waiting, or the table is full, one is evicted: first
+ * one that sent part of a request head and stalled (what a slowloris client
+ * does), the oldest of those; only then the oldest silent one, if it has
+ * been silent for API_GATE_GRACE_MS. NULL when no connection may be evicted:
+ * the new one is refused. A probe sends its whole head at once, so it is
+ * never the one evicted for a flood of new connections.
+ */
+static struct pending *slot_for(struct api_gate *g, const struct sockaddr_storage *sa,
+				int64_t now)
+{
+	struct pending *free_slot = NULL, *victim_all = NULL, *victim_mine = NULL;
 	int mine = 0;
 	for (size_t i = 0; i < API_GATE_PENDING; i++) {
 		struct pending *p = &g->p[i];
@@ -100,22 +122,23 @@ static struct pending *slot_for(struct api_gate *g, const struct sockaddr_storag
 				free_slot = p;
 			continue;
 		}
-		if (!oldest_all || p->since_ms < oldest_all->since_ms)
-			oldest_all = p;
+		if (worse(p, victim_all))
+			victim_all = p;
 		if (same_client(&p->sa, sa)) {
 			mine++;
-			if (!oldest_mine || p->since_ms < oldest_mine->since_ms)
-				oldest_mine = p;
+			if (worse(p, victim_mine))
+				victim_mine = p;
 		}
 	}
-	if (mine >= API_GATE_PER_CLIENT) {
-		drop(g, oldest_mine);
-		return oldest_mine;
-	}
-	if (free_slot)
+	struct pending *victim = mine >= API_GATE_PER_CLIENT ? victim_mine
+				 : free_slot			 ? NULL
+								 : victim_all;
+	if (!victim)
 		return free_slot;
-	drop(g, oldest_all);
-	return oldest_all;
+	if (!victim->partial && now - victim->since_ms < API_GATE_GRACE_MS)
+		return NULL;
+	drop(g, victim);
+	return victim;
 }
 
 static void answer_and_close(struct api_gate *g, struct pending *p, const char *resp, size_t n)
@@ -147,8 +170,10 @@ static void examine(struct api_gate *g, struct pending *p)
 		answer_and_close(g, p, too_long, sizeof(too_long) - 1);
 		return;
 	}
-	if (st == 0)
+	if (st == 0) {
+		p->partial = n > 0;
 		return;
+	}
 	int hz = api_gate_is_healthz(head, (size_t)n);
 	if (hz) {
 		char resp[1024];
@@ -165,21 +190,49 @@ static void examine(struct api_gate *g, struct pending *p)
 	g->ops.handoff(g->ops.ctx, fd, (const struct sockaddr *)&sa, salen);
 }
 
+/*
+ * Accepts a batch of connections; waiting ones that became readable are
+ * examined between batches, so a flood of new connections cannot starve
+ * them.
+ */
 static void accept_all(struct api_gate *g, int64_t now)
 {
-	for (;;) {
+	for (int batch = 0; batch < API_GATE_PER_CLIENT; batch++) {
 		struct sockaddr_storage sa;
 		socklen_t salen = sizeof(sa);
 		int fd = accept4(g->listen_fd, (struct sockaddr *)&sa, &salen,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				log_warn("API cannot accept a connection", "call=accept4 error=%s",
-					 strerror(errno));
-			return;
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && g->spare_fd >= 0) {
+			/*
+			 * Out of fds: a connection left in the backlog would wake
+			 * us for ever and its client would wait for ever. Use the
+			 * spare fd to take it and answer 503, then keep a spare again.
+			 */
+			static const char busy[] =
+			    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+			    "Content-Length: 43\r\nConnection: close\r\n\r\n"
+			    "{\"error\":\"out of file descriptors; retry\"}\n";
+			log_warn("API out of file descriptors: answering 503", "call=accept4 error=%s",
+				 strerror(errno));
+			close(g->spare_fd);
+			fd = accept4(g->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0) {
+				(void)!write(fd, busy, sizeof(busy) - 1);
+				close(fd);
+			}
+			g->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+			continue;
 		}
-		struct pending *p = slot_for(g, &sa);
+		if (fd < 0)
+			return;
+		struct pending *p = slot_for(g, &sa, now);
+		if (!p) {
+			close(fd);
+			g->dropped++;
+			continue;
+		}
 		p->fd = fd;
+		p->partial = false;
 		p->since_ms = now;
 		p->sa = sa;
 		p->salen = salen;
@@ -202,18 +255,22 @@ static void *gate_main(void *arg)
 	for (;;) {
 		int n = epoll_wait(g->ep, evs, ARRAY_LEN(evs), 250);
 		int64_t now = util_mono_ms();
+		bool listen_ready = false;
+		/* requests that arrived first, new connections after */
 		for (int i = 0; i < n; i++) {
 			void *ptr = evs[i].data.ptr;
 			if (ptr == &g->stop_fd)
 				return NULL;
 			if (ptr == &g->listen_fd) {
-				accept_all(g, now);
+				listen_ready = true;
 				continue;
 			}
 			struct pending *p = ptr;
 			if (p->fd >= 0)
 				examine(g, p);
 		}
+		if (listen_ready)
+			accept_all(g, now);
 		for (size_t i = 0; i < API_GATE_PENDING; i++)
 			if (g->p[i].fd >= 0 && now - g->p[i].since_ms > API_GATE_HEADER_MS)
 				drop(g, &g->p[i]);
@@ -228,6 +285,7 @@ int api_gate_start(int listen_fd, const struct api_gate_ops *ops, struct api_gat
 	g->listen_fd = listen_fd;
 	for (size_t i = 0; i < API_GATE_PENDING; i++)
 		g->p[i].fd = -1;
+	g->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	g->ep = epoll_create1(EPOLL_CLOEXEC);
 	g->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (g->ep < 0 || g->stop_fd < 0) {
@@ -251,6 +309,8 @@ fail:
 		close(g->ep);
 	if (g->stop_fd >= 0)
 		close(g->stop_fd);
+	if (g->spare_fd >= 0)
+		close(g->spare_fd);
 	free(g);
 	return rc;
 }
@@ -268,5 +328,7 @@ void api_gate_stop(struct api_gate *g)
 	close(g->listen_fd);
 	close(g->ep);
 	close(g->stop_fd);
+	if (g->spare_fd >= 0)
+		close(g->spare_fd);
 	free(g);
 }

@@ -3,9 +3,9 @@
  * connection to the HTTP server only once its request headers are complete,
  * so clients that open connections and send nothing, or a byte at a time
  * (slowloris), never occupy the server's connection slots. Each client
- * address may hold a bounded number of waiting connections (its oldest are
- * dropped first), and every connection must complete its headers within a
- * deadline. GET/HEAD /healthz is answered by the gate itself, so liveness
+ * address may hold a bounded number of waiting connections (past it, its
+ * stalled ones are dropped first, oldest first), and every connection must
+ * complete its headers within a deadline. GET/HEAD /healthz is answered by the gate itself, so liveness
  * probes are answered whatever the state of the server's connection table.
  */
 #ifndef HOUND_API_GATE_H
@@ -18,6 +18,8 @@
 #define API_GATE_PER_CLIENT 16
 #define API_GATE_PENDING    256
 #define API_GATE_HEADER_MS  5000
+/* A silent waiting connection younger than this is not evicted for a new one. */
+#define API_GATE_GRACE_MS   1000
 /* Longest request head looked at; a longer one is refused (431). */
 #define API_GATE_HEAD_MAX   8192
 
