@@ -37,6 +37,7 @@ struct pthread_ev {
 
 struct perf_sampler {
 	pid_t pid;
+	bool leader_gone; /* the main thread exited: sample the others only */
 	struct perf_sampler_opts o;
 	struct perf_event_attr attr;
 	struct pthread_ev *th;
@@ -149,7 +150,7 @@ static int rescan(perf_sampler *s)
 		return -ESRCH;
 	while ((de = readdir(d)) != NULL) {
 		pid_t tid = (pid_t)atoi(de->d_name);
-		if (tid <= 0 || thread_known(s, tid))
+		if (tid <= 0 || thread_known(s, tid) || (tid == s->pid && s->leader_gone))
 			continue;
 		if (thread_add(s, tid) < 0)
 			s->st.threads_failed++; /* usually a thread that just exited */
@@ -298,6 +299,14 @@ int perf_sampler_open(pid_t pid, const struct perf_sampler_opts *o, perf_sampler
 	a->sample_max_stack =
 	    PERF_MAX_FRAMES - 1; /* kernel.perf_event_max_stack is 127 by default */
 
+	/* a live thread: the main one may have exited while the others run */
+	pid_t first = util_proc_live_tid(pid);
+	if (first < 0) {
+		snprintf(err, errlen, "perf_event_open(pid %d): process has no live thread", (int)pid);
+		perf_sampler_free(s);
+		return -ESRCH;
+	}
+	s->leader_gone = first != pid;
 	rc = -ENOENT;
 	if (o->try_cycles) {
 		a->type = PERF_TYPE_HARDWARE;
@@ -305,7 +314,7 @@ int perf_sampler_open(pid_t pid, const struct perf_sampler_opts *o, perf_sampler
 		a->freq = 1;
 		a->sample_freq = (uint64_t)s->o.hz;
 		s->st.event = "cycles";
-		rc = thread_add(s, pid);
+		rc = thread_add(s, first);
 	}
 	if (rc == -ENOENT || rc == -EOPNOTSUPP || rc == -EINVAL) {
 		/* cpu-clock counts nanoseconds: a fixed period is exact CPU time */
@@ -314,7 +323,7 @@ int perf_sampler_open(pid_t pid, const struct perf_sampler_opts *o, perf_sampler
 		a->freq = 0;
 		a->sample_period = (uint64_t)(1e9 / s->o.hz);
 		s->st.event = "cpu-clock";
-		rc = thread_add(s, pid);
+		rc = thread_add(s, first);
 	}
 	if (rc < 0) {
 		snprintf(err, errlen, "perf_event_open(pid %d): %s", (int)pid, strerror(-rc));

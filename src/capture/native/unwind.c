@@ -299,6 +299,14 @@ static void unwind_one(struct pass *p, struct unwind_thread *t, uint64_t *ips, u
 	int64_t t0, t1;
 	void *upt;
 
+	if (tid == p->res->pid && util_proc_live_tid(tid) != tid) {
+		/* a zombie leader cannot be traced; its process lives on in the others */
+		set_err(t, -ESRCH,
+			"thread %d, the main thread, has exited (pthread_exit); the process runs "
+			"on its other threads",
+			(int)tid);
+		return;
+	}
 	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 		int e = errno;
 		if (e == ESRCH)
