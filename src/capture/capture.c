@@ -10,6 +10,7 @@
 
 #include "capture/cmdcapture.h"
 #include "capture/go/gocapture.h"
+#include "capture/native/privhint.h"
 #include "capture/native/flightrec.h"
 #include "capture/native/heapnative.h"
 #include "capture/native/perf.h"
@@ -66,6 +67,15 @@ int capture_run_item(struct capture_ctx *ctx, const struct capture_item *item)
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, sizeof(err), "%s", strerror(-rc));
+		if (!go && (rc == -EPERM || rc == -EACCES) && !strstr(err, ": process ") &&
+		    !strstr(err, "hound lacks") && !strstr(err, "already traced")) {
+			/* say what actually refused us, checked now, not a guess */
+			char hint[320];
+			privhint_explain(ctx->pid, item->kind == K_CPU ? PRIVHINT_PERF : PRIVHINT_PTRACE,
+					 NULL, hint, sizeof(hint));
+			size_t el = strlen(err);
+			snprintf(err + el, sizeof(err) - el, ": %s", hint);
+		}
 		bundle_add_error(ctx->bundle, kind, "%s", err);
 		log_warn("capture kind failed", "target=%s pid=%d bundle=%s kind=%s error=%s",
 			 ctx->target_name ? ctx->target_name : "-", (int)ctx->pid, bundle_id(ctx->bundle),

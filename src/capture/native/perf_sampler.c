@@ -17,6 +17,7 @@
 
 #include "capture/native/perf_ring.h"
 #include "capture/native/perf_unwind.h"
+#include "capture/native/privhint.h"
 #include "lib/util.h"
 
 #define SAMPLE_TYPE                                                                                \
@@ -302,7 +303,9 @@ int perf_sampler_open(pid_t pid, const struct perf_sampler_opts *o, perf_sampler
 	/* a live thread: the main one may have exited while the others run */
 	pid_t first = util_proc_live_tid(pid);
 	if (first < 0) {
-		snprintf(err, errlen, "perf_event_open(pid %d): process has no live thread", (int)pid);
+		char hint[320];
+		privhint_explain(pid, PRIVHINT_PERF, NULL, hint, sizeof(hint));
+		snprintf(err, errlen, "perf_event_open(pid %d): no live thread: %s", (int)pid, hint);
 		perf_sampler_free(s);
 		return -ESRCH;
 	}
@@ -326,7 +329,11 @@ int perf_sampler_open(pid_t pid, const struct perf_sampler_opts *o, perf_sampler
 		rc = thread_add(s, first);
 	}
 	if (rc < 0) {
-		snprintf(err, errlen, "perf_event_open(pid %d): %s", (int)pid, strerror(-rc));
+		char hint[320] = "";
+		if (rc == -EPERM || rc == -EACCES || rc == -ESRCH)
+			privhint_explain(pid, PRIVHINT_PERF, NULL, hint, sizeof(hint));
+		snprintf(err, errlen, "perf_event_open(pid %d): %s%s%s", (int)pid, strerror(-rc),
+			 hint[0] ? ": " : "", hint);
 		perf_sampler_free(s);
 		return rc;
 	}
