@@ -244,6 +244,20 @@ int capture_job_open(struct capture_job *job)
 	return 0;
 }
 
+/* The seconds before the firing, from the always-on recorder. */
+static void write_flight(struct capture_job *job, bundle *b)
+{
+	char err[512] = "";
+	int frc = flightrec_write(job->flight, bundle_dir(b), job->flight_until_mono_ms, err,
+				  sizeof(err));
+	if (frc == 0)
+		frc = bundle_add_file(b, "cpu.before.pb.gz", "cpu", "pprof");
+	if (frc < 0) {
+		bundle_add_error(b, "cpu.before", "%s", err[0] ? err : strerror(-frc));
+		job->nerrors++;
+	}
+}
+
 int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 {
 	int rc = capture_job_open(job);
@@ -261,6 +275,13 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 		.stop = stop,
 	};
 	for (int pass = 0; pass <= 5; pass++) {
+		/*
+		 * The flight recorder's profile right after the quick stacks:
+		 * symbolized while the process most likely still lives, not after
+		 * a long cpu or heap capture it may not survive.
+		 */
+		if (pass == 1 && job->flight)
+			write_flight(job, b);
 		for (size_t i = 0; i < job->items.n; i++) {
 			if (item_order(&job->items.items[i]) != pass)
 				continue;
@@ -272,17 +293,6 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 			}
 			if (capture_run_item(&ctx, &job->items.items[i]) < 0)
 				job->nerrors++;
-		}
-	}
-	if (job->flight) {
-		/* The seconds before the firing, from the always-on recorder. */
-		char err[512] = "";
-		int frc = flightrec_write(job->flight, bundle_dir(b), job->flight_until_mono_ms, err, sizeof(err));
-		if (frc == 0)
-			frc = bundle_add_file(b, "cpu.before.pb.gz", "cpu", "pprof");
-		if (frc < 0) {
-			bundle_add_error(b, "cpu.before", "%s", err[0] ? err : strerror(-frc));
-			job->nerrors++;
 		}
 	}
 	rc = bundle_finish(b, job->target, &job->trig, &job->proc, job->labels, job->nlabels,
