@@ -56,12 +56,18 @@ struct line {
 	size_t len;
 };
 
+/* Appends what fits of s to buf (room bytes usable), truncating silently. */
+static void append(char *buf, size_t room, size_t *len, const char *s, size_t n)
+{
+	if (n > room - *len)
+		n = room - *len;
+	memcpy(buf + *len, s, n);
+	*len += n;
+}
+
 static void put(struct line *l, const char *s, size_t n)
 {
-	if (n > sizeof(l->buf) - 2 - l->len)
-		n = sizeof(l->buf) - 2 - l->len;
-	memcpy(l->buf + l->len, s, n);
-	l->len += n;
+	append(l->buf, sizeof(l->buf) - 2, &l->len, s, n); /* room for '}' and '\n' */
 }
 
 static void puts_(struct line *l, const char *s)
@@ -159,10 +165,7 @@ struct vbuf {
 
 static void vput(struct vbuf *v, const char *s, size_t n)
 {
-	if (n > sizeof(v->buf) - 1 - v->len)
-		n = sizeof(v->buf) - 1 - v->len;
-	memcpy(v->buf + v->len, s, n);
-	v->len += n;
+	append(v->buf, sizeof(v->buf) - 1, &v->len, s, n);
 }
 
 #pragma GCC diagnostic push

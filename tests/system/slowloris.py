@@ -3,25 +3,30 @@
 half a request head and then one more header byte every second, forever
 (until killed). Writes the number of connections it holds open to READY_FILE
 once all were attempted, and keeps it up to date."""
+import os
 import socket
 import sys
 import time
 
 host, port, n, ready = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-socks = []
-for i in range(n):
+
+
+def half_open():
+    """A connection that sent half a request head, or None."""
     try:
         s = socket.create_connection((host, port), timeout=5)
         s.sendall(b"GET /v1/targets HTTP/1.1\r\nHost: x\r\nX-a: ")
-        socks.append(s)
+        return s
     except OSError:
-        pass
+        return None
+
+
+socks = [s for s in (half_open() for i in range(n)) if s]
 
 
 def report():
     with open(ready + ".tmp", "w") as f:
         f.write("%d\n" % len(socks))
-    import os
     os.replace(ready + ".tmp", ready)
 
 
@@ -37,11 +42,9 @@ while True:
             s.close()
     # the server dropped some: open new ones, as an attacker would
     while len(alive) < n:
-        try:
-            s = socket.create_connection((host, port), timeout=5)
-            s.sendall(b"GET /v1/targets HTTP/1.1\r\nHost: x\r\nX-a: ")
-            alive.append(s)
-        except OSError:
+        s = half_open()
+        if not s:
             break
+        alive.append(s)
     socks = alive
     report()
