@@ -44,6 +44,7 @@ struct proc_handle {
 	 * on every read) instead of kept fds.
 	 */
 	bool unkept;
+	bool leader_gone; /* main thread exited, others run: files via a live thread */
 	int nkept; /* fds taken from the fd budget */
 	char path[64];
 	int dirfd, stat_fd;
@@ -224,7 +225,15 @@ static int read_stat(proc_handle *h, struct procfs_stat *st)
 		}
 		return -EINVAL;
 	}
-	if (st->state == 'Z' || st->state == 'X' ||
+	if (st->state == 'Z' && !h->leader_gone && util_proc_live_tid(h->pid) > 0) {
+		/*
+		 * The main thread exited (pthread_exit) but others run: the
+		 * process lives. Its per-process memory files are empty now, so
+		 * they are read through a live thread from here on.
+		 */
+		h->leader_gone = true;
+	}
+	if ((st->state == 'Z' && !h->leader_gone) || st->state == 'X' ||
 	    (h->unkept && h->start_ticks && st->start_ticks != h->start_ticks)) {
 		/* without a kept dir fd, a reused PID shows as another start time */
 		h->dead = true;
@@ -323,7 +332,16 @@ static int pfile_open_once(proc_handle *h, enum pfile f)
 {
 	int flags = O_RDONLY | O_CLOEXEC | (f == PF_FDDIR ? O_DIRECTORY : 0);
 	int fd;
-	if (h->dirfd >= 0) {
+	pid_t tid = h->leader_gone ? util_proc_live_tid(h->pid) : h->pid;
+	if (tid < 0) {
+		h->dead = true; /* no thread left */
+		return -ESRCH;
+	}
+	if (tid != h->pid) {
+		char path[96];
+		snprintf(path, sizeof(path), "%s/task/%d/%s", h->path, (int)tid, pfile_names[f]);
+		fd = open(path, flags);
+	} else if (h->dirfd >= 0) {
 		fd = openat(h->dirfd, pfile_names[f], flags);
 	} else {
 		char path[80];
@@ -348,7 +366,14 @@ static int pfile_open_once(proc_handle *h, enum pfile f)
 static int pfile_fd(proc_handle *h, enum pfile f, bool *once)
 {
 	*once = false;
-	if (h->fd[f] == FD_UNOPENED && (h->unkept || !fdbudget_take(1))) {
+	if (h->leader_gone && h->fd[f] >= 0) {
+		/* opened through the leader, which shows nothing now */
+		close(h->fd[f]);
+		h->fd[f] = FD_UNOPENED;
+		h->nkept--;
+		fdbudget_give(1);
+	}
+	if (h->fd[f] == FD_UNOPENED && (h->leader_gone || h->unkept || !fdbudget_take(1))) {
 		*once = true;
 		return pfile_open_once(h, f);
 	}

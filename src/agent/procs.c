@@ -134,7 +134,9 @@ int procs_scan_run(procs_scan *s, void (*fn)(const struct proc_ident *id, void *
 		struct pids_result *r = f->stacks[i]->head;
 		struct proc_ident id = {0};
 
-		if ((r[I_FLAGS].result.ul_int & PF_KTHREAD) || r[I_STATE].result.s_ch == 'Z' ||
+		/* a zombie leader with live threads: the main thread exited, the process runs */
+		if ((r[I_FLAGS].result.ul_int & PF_KTHREAD) ||
+		    (r[I_STATE].result.s_ch == 'Z' && util_proc_live_tid(r[I_PID].result.s_int) < 0) ||
 		    r[I_PID].result.s_int == s->self)
 			continue;
 		id.pid = r[I_PID].result.s_int;

@@ -35,5 +35,37 @@ check "and the command line" test "$(json_get "$dir/manifest.json" 'j["process"]
 "$HOUND" report "$dir" >"$T/report.txt" 2>&1
 check "the CPU profile's busiest function is spin_in_worker" sh -c "grep -A3 'flat%' '$T/report.txt' | sed -n 2p | grep -q 'spin_in_worker'"
 check "the target still runs" test -d /proc/$pid/task
+
+# The agent samples it as a live process: memory, fds and threads read
+# through a live thread, and it is not taken for an exited one.
+. "$(dirname "$0")/api_lib.inc"
+PORT=$(free_port)
+API=127.0.0.1:$PORT
+cat >"$T/hound.yaml" <<YAML
+interval: 200ms
+history: 3
+output: $T/out
+api:
+  listen: $API
+targets:
+  - name: headless
+    match: {pid: $pid}
+    rules:
+      - {name: rss-huge, metric: rss, abs: 100GiB, capture: [stacks]}
+      - {name: fds-many, metric: fds, abs: 100000, capture: [stacks]}
+      - {name: threads-many, metric: threads, abs: 100000, capture: [stacks]}
+YAML
+start_hound agent "$T/hound.yaml" || { fail "hound answers"; cat "$T/agent.log"; done_testing; exit; }
+sampled() {
+	curl -s "http://$API/v1/targets" >"$T/targets.json" &&
+		[ "$(json_get "$T/targets.json" '[(p["metrics"].get("rss", 0) > 0, p["metrics"].get("fds", 0) >= 3, p["metrics"].get("threads")) for p in j["targets"][0]["processes"]]')" = "[(True, True, 3)]" ]
+}
+check "the agent samples rss, fds and threads of the headless process" wait_for 30 sampled
+t0=$(curl -s "http://$API/metrics" | awk '$1 == "hound_ticks_total" {print $2}')
+check "for 10 more ticks" wait_for 60 sh -c "[ \$(curl -s http://$API/metrics | awk '\$1 == \"hound_ticks_total\" {print \$2}') -ge $((t0 + 10)) ]"
+check "and never takes it for an exited one" sh -c "! grep -q 'msg=\"process left\"' '$T/agent.log'"
+check "it is still listed" sampled
+kill "$HOUND_PID"
+wait "$HOUND_PID"
 kill "$pid"
 done_testing
