@@ -52,7 +52,9 @@ open_now=$(ls /proc/"$HOUND_PID"/fd 2>/dev/null | wc -l)
 check "hound's real fd count leaves room under the limit ($open_now < 256)" test "$open_now" -lt 256
 "$HOUND" status -a "$API" >"$T/status.txt" 2>&1
 check "hound status reports the degradation" grep -q "DEGRADED: [0-9]* processes sampled without kept files (open file limit 256" "$T/status.txt"
-check "/healthz is 200" test "$(curl -s -o /dev/null -w '%{http_code}' "http://$API/healthz")" = 200
+# 300 processes sampled with open/read/close on a busy machine may make a
+# tick late (503): the API must answer, and the loop must be healthy again.
+check "/healthz answers and the loop is healthy" wait_for 30 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://$API/healthz)\" = 200 ]"
 # The reserve serves captures: one on a degraded process works.
 code=$(curl -s -o "$T/cap.json" -w '%{http_code}' -X POST -d "{\"target\":\"many\",\"pid\":$LAST,\"capture\":[\"stacks\"]}" "http://$API/v1/captures")
 check "a capture is accepted under the fd pressure ($code)" test "$code" = 202

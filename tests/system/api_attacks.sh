@@ -77,13 +77,17 @@ LORIS=$!
 check "the attacker opened its 300 connections" wait_for 60 sh -c "[ \"\$(cat '$T/held' 2>/dev/null)\" = 300 ]"
 # The attack lasts: each connection sends a header byte every second, and the
 # attacker reopens whatever the server drops.
-ok_hz=0
+# /healthz must answer; whether it says healthy (200) or that the loop is
+# late (503, a busy machine) is the agent's own verdict, reported here.
+ok_hz=0 codes=""
 for i in $(seq 1 10); do
-	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://$API/healthz")
-	[ "$code" = 200 ] && ok_hz=$((ok_hz + 1))
+	code=$(curl -s -o "$T/hz" -w '%{http_code}' --max-time 10 "http://$API/healthz")
+	codes="$codes $code"
+	case "$code" in 200 | 503) grep -q '"status":' "$T/hz" && ok_hz=$((ok_hz + 1)) ;; esac
 	sleep 1
 done
-check "/healthz answered 10 of 10 times during the attack ($ok_hz)" test "$ok_hz" = 10
+check "/healthz answered 10 of 10 times during the attack (codes:$codes)" test "$ok_hz" = 10
+check "and the agent is healthy during the attack" wait_for 30 sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 http://$API/healthz)\" = 200 ]"
 check "the attacker still holds connections" kill -0 "$LORIS"
 expect 200 "an authenticated GET /v1/targets is answered during the attack" GET /v1/targets "${AUTH[@]}" --max-time 30
 expect 200 "GET /metrics is answered during the attack" GET /metrics --max-time 30
