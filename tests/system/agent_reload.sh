@@ -15,8 +15,10 @@ SLEEPER=$!
 PORT=$(free_port)
 API=127.0.0.1:$PORT
 conf() { # conf TARGET_NAME: a config watching the sleeper under that name
+	# 500ms: /healthz allows 3 intervals, so only a stalled loop (not a busy
+	# machine) turns it 503 during the blocked reload
 	cat <<YAML
-interval: 200ms
+interval: 500ms
 history: 3
 output: $T/out
 api:
