@@ -31,7 +31,6 @@ struct api_gate {
 	int spare_fd; /* given up to accept (and refuse) a client when out of fds */
 	pthread_t thread;
 	struct pending p[API_GATE_PENDING];
-	unsigned long dropped; /* evicted or timed out, for the debug log */
 };
 
 int api_gate_head_complete(const char *buf, size_t n)
@@ -82,7 +81,6 @@ static void drop(struct api_gate *g, struct pending *p)
 	epoll_ctl(g->ep, EPOLL_CTL_DEL, p->fd, NULL);
 	close(p->fd);
 	p->fd = -1;
-	g->dropped++;
 }
 
 static void release(struct api_gate *g, struct pending *p)
@@ -107,8 +105,8 @@ static bool worse(const struct pending *a, const struct pending *b)
  * one that sent part of a request head and stalled (what a slowloris client
  * does), the oldest of those; only then the oldest silent one, if it has
  * been silent for API_GATE_GRACE_MS. NULL when no connection may be evicted:
- * the new one is refused. A probe sends its whole head at once, so it is
- * never the one evicted for a flood of new connections.
+ * the new one is refused. A probe sends its whole head at once, so a flood
+ * of new connections evicts the stalled ones, not the probe.
  */
 static struct pending *slot_for(struct api_gate *g, const struct sockaddr_storage *sa,
 				int64_t now)
@@ -147,7 +145,6 @@ static void answer_and_close(struct api_gate *g, struct pending *p, const char *
 	(void)!write(p->fd, resp, n);
 	shutdown(p->fd, SHUT_WR);
 	drop(g, p);
-	g->dropped--;
 }
 
 /* Looks at what p has sent so far; hands it over, answers it, or lets it wait. */
@@ -157,7 +154,6 @@ static void examine(struct api_gate *g, struct pending *p)
 	ssize_t n = recv(p->fd, head, sizeof(head), MSG_PEEK | MSG_DONTWAIT);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		drop(g, p);
-		g->dropped--;
 		return;
 	}
 	if (n < 0)
@@ -228,7 +224,6 @@ static void accept_all(struct api_gate *g, int64_t now)
 		struct pending *p = slot_for(g, &sa, now);
 		if (!p) {
 			close(fd);
-			g->dropped++;
 			continue;
 		}
 		p->fd = fd;
