@@ -51,7 +51,9 @@ static unsigned kind_bits(enum capture_kind k, bool go)
 		 * and the ptrace fallback need ptrace access */
 		return go ? 0 : PRIV_PERFMON | PRIV_PTRACE;
 	case K_HEAP:
-		return go ? 0 : PRIV_PTRACE; /* /proc/PID/smaps: PTRACE_MODE_READ */
+		/* /proc/PID/smaps and smaps_rollup (Go too): PTRACE_MODE_READ; the
+		 * native page-fault profile: perf_event_open */
+		return go ? PRIV_PTRACE : PRIV_PTRACE | PRIV_PERFMON;
 	case K_COMMAND:
 		/* A command capture inspects the target (jcmd, gdb, ls /proc/PID/fd):
 		 * a root child inherits the bounding set, so keep what it will need. */

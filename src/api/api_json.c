@@ -105,7 +105,7 @@ static int capture_item(json_t *v, struct capture_item *it, bool *bad_kind, char
 		return bad(err, errlen,
 			   "command needs an argument list: {\"command\":[\"prog\",\"arg\"]}");
 	it->kind = (enum capture_kind)k;
-	it->duration_ms = k == K_CPU ? 10000 : k == K_TRACE ? 5000 : 0;
+	it->duration_ms = k == K_CPU || k == K_HEAP ? 10000 : k == K_TRACE ? 5000 : 0;
 	if (!dur)
 		return 0;
 	if (!capture_kind_has_duration(it->kind))

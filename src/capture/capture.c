@@ -64,6 +64,9 @@ int capture_run_item(struct capture_ctx *ctx, const struct capture_item *item)
 		if (grc < 0)
 			bundle_add_error(ctx->bundle, "goroutines", "%s", gerr[0] ? gerr : strerror(-grc));
 	}
+	/* Go heaps too: LazyFree in smaps_rollup explains RSS the heap profile does not */
+	if (item->kind == K_HEAP && go && ctx->pid > 0)
+		heapnative_rollup(ctx);
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, sizeof(err), "%s", strerror(-rc));
@@ -213,13 +216,16 @@ int capture_job_read_process(struct capture_job *job, pid_t pid)
 	return 0;
 }
 
-/* Quick kinds first so a 30 s profile does not delay the stacks of the moment. */
-static int item_order(const struct capture_item *it)
+/*
+ * Quick kinds first so a 30 s profile does not delay the stacks of the
+ * moment. A native heap samples page faults for its duration: a profile.
+ */
+static int item_order(const struct capture_item *it, bool go)
 {
 	switch (it->kind) {
 	case K_STACKS: return 0;
 	case K_GOROUTINES: return 1;
-	case K_HEAP: return 2;
+	case K_HEAP: return go ? 2 : 5;
 	case K_COMMAND: return 4;
 	case K_CPU:
 	case K_TRACE: return 5;
@@ -283,7 +289,7 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 		if (pass == 1 && job->flight)
 			write_flight(job, b);
 		for (size_t i = 0; i < job->items.n; i++) {
-			if (item_order(&job->items.items[i]) != pass)
+			if (item_order(&job->items.items[i], job->go_url != NULL) != pass)
 				continue;
 			if (stop && *stop) {
 				bundle_add_error(b, capture_kind_name(job->items.items[i].kind),

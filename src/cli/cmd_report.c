@@ -12,6 +12,7 @@
 #include "lib/util.h"
 #include "report/cpusummary.h"
 #include "report/gosummary.h"
+#include "report/memsummary.h"
 #include "report/stacksummary.h"
 
 static void report_usage(FILE *out)
@@ -125,11 +126,23 @@ int cmd_report(int argc, char **argv)
 		json_object_foreach(notes, k, v) printf("  %-12s %s\n", k, json_string_value(v));
 	}
 
+	snprintf(path, sizeof(path), "%s/smaps_rollup.txt", dir);
+	if (access(path, R_OK) == 0) {
+		char vars[PATH_MAX];
+		snprintf(vars, sizeof(vars), "%s/vars.json", dir);
+		if (memsummary_print_rollup(path, access(vars, R_OK) == 0 ? vars : NULL, stdout) < 0)
+			printf("\nmemory: smaps_rollup.txt is not readable\n");
+	}
 	snprintf(path, sizeof(path), "%s/heap.diff.txt", dir);
 	if (access(path, R_OK) == 0) {
-		printf("\ntop heap growth since the baseline (heap.diff.txt):\n");
+		/* native: code first (who touched the memory still held), then the mappings */
+		bool native = memsummary_print_section(path, "# by mapping", NULL, 0) != -ENOENT;
+		printf(native ? "\nwho holds memory, by code (heap.diff.txt):\n"
+			      : "\ntop heap growth since the baseline (heap.diff.txt):\n");
 		if (heapdiff_print_top(path, stdout, 12) < 0)
 			print_section(dir, "heap.diff.txt", "heap growth", 15);
+		else if (native)
+			memsummary_print_section(path, "# by mapping", stdout, 8);
 	}
 	static const struct {
 		const char *file, *title;

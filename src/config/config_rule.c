@@ -70,7 +70,7 @@ static int kind_lookup(struct cfg *x, yaml_node_t *at, const char *name)
 
 static int64_t default_duration(enum capture_kind k)
 {
-	return k == K_TRACE ? 5000 : k == K_CPU ? 10000 : 0;
+	return k == K_TRACE ? 5000 : k == K_CPU || k == K_HEAP ? 10000 : 0;
 }
 
 static const char *const command_keys[] = {"command", "timeout"};

@@ -131,7 +131,7 @@ static void charge(struct table *flat, struct table *cum, const struct pprof_pro
 			e->base_objects += o;
 		}
 		++*serial;
-		for (size_t k = 0; k < s->nlocs; k++) {
+		for (size_t k = 0; cum && k < s->nlocs; k++) {
 			const struct pprof_location *loc = &p->locations[s->locs[k]];
 			for (size_t j = 0; j < loc->nlines; j++) {
 				size_t x = table_get(cum, line_name(p, &loc->lines[j]));
@@ -194,6 +194,22 @@ int heapdiff_compute(const struct pprof_profile *base, const struct pprof_profil
 	charge(&flat, &cum, now, isp[1], iob[1], 1, &serial, &d->now_bytes, &d->now_objects);
 	qsort(flat.e, flat.n, sizeof(*flat.e), cmp_growth);
 	qsort(cum.e, cum.n, sizeof(*cum.e), cmp_growth);
+	/* what was allocated between the two, freed or not: names a burst the GC already took */
+	int ias[2] = {pprof_sample_index(base, "alloc_space"), pprof_sample_index(now, "alloc_space")};
+	int iao[2] = {pprof_sample_index(base, "alloc_objects"),
+		      pprof_sample_index(now, "alloc_objects")};
+	if (ias[0] >= 0 && ias[1] >= 0 && iao[0] >= 0 && iao[1] >= 0) {
+		struct table alloc;
+		int64_t ab = 0, ao = 0;
+		table_init(&alloc, hint);
+		charge(&alloc, NULL, base, ias[0], iao[0], 0, &serial, &ab, &ao);
+		charge(&alloc, NULL, now, ias[1], iao[1], 1, &serial, &ab, &ao);
+		qsort(alloc.e, alloc.n, sizeof(*alloc.e), cmp_growth);
+		d->alloc = alloc.e;
+		d->nalloc = alloc.n;
+		free(alloc.slots);
+		free(alloc.stamp);
+	}
 	d->flat = flat.e;
 	d->nflat = flat.n;
 	d->cum = cum.e;
@@ -216,6 +232,9 @@ void heapdiff_free(struct heapdiff *d)
 		free(d->flat[i].func);
 	for (size_t i = 0; i < d->ncum; i++)
 		free(d->cum[i].func);
+	for (size_t i = 0; i < d->nalloc; i++)
+		free(d->alloc[i].func);
+	free(d->alloc);
 	free(d->flat);
 	free(d->cum);
 	free(d);
@@ -255,6 +274,12 @@ static void format_view(FILE *f, const struct heapdiff_entry *e, size_t n, size_
 	}
 }
 
+bool heapdiff_grew(const struct heapdiff *d)
+{
+	int64_t g = d->now_bytes - d->base_bytes, floor = d->base_bytes / 20;
+	return g >= (floor > (1 << 20) ? floor : (1 << 20));
+}
+
 void heapdiff_format(const struct heapdiff *d, FILE *f, size_t n)
 {
 	char b0[32], b1[32], g[32], t0[40] = "unknown", t1[40] = "unknown";
@@ -270,6 +295,12 @@ void heapdiff_format(const struct heapdiff *d, FILE *f, size_t n)
 	fprintf(f, "# inuse_space %s -> %s (%s); inuse_objects %lld -> %lld (%+lld)\n", b0, b1, g,
 		(long long)d->base_objects, (long long)d->now_objects,
 		(long long)(d->now_objects - d->base_objects));
+	if (!heapdiff_grew(d) && d->nalloc > 0) {
+		fprintf(f, "# in-use heap did not grow: the code that allocated most between the two\n");
+		fprintf(f, "# profiles (alloc_space, freed or not), charged to its innermost application frame\n");
+		format_view(f, d->alloc, d->nalloc, n);
+		fprintf(f, "#\n");
+	}
 	fprintf(f, "# flat: each allocation charged to its innermost application frame\n");
 	fprintf(f, "#       (outside the Go runtime and standard library)\n");
 	format_view(f, d->flat, d->nflat, n);

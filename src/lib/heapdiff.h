@@ -2,6 +2,7 @@
 #ifndef HOUND_HEAPDIFF_H
 #define HOUND_HEAPDIFF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,7 +26,13 @@ struct heapdiff {
 	size_t nflat, ncum;
 	int64_t base_bytes, now_bytes, base_objects, now_objects;
 	int64_t base_time_ns, now_time_ns;
+	/* alloc_space/alloc_objects between the two, flat (base_ and now_ fields) */
+	struct heapdiff_entry *alloc;
+	size_t nalloc;
 };
+
+/* In-use growth of at least 1 MiB and 5% of the baseline. Pure. */
+bool heapdiff_grew(const struct heapdiff *d);
 
 /*
  * Diffs two decoded heap profiles (they need inuse_space and inuse_objects
@@ -39,7 +46,11 @@ void heapdiff_free(struct heapdiff *d);
 /* The frame key the flat view uses for a function name: 2 application, 1 std library, 0 runtime. */
 int heapdiff_frame_class(const char *func);
 
-/* Writes the report (top n of each view) to f. */
+/*
+ * Writes the report (top n of each view) to f. When the in-use heap did not
+ * grow, the alloc_space view comes first: it names the code behind a burst
+ * that was freed again (RSS that stayed up).
+ */
 void heapdiff_format(const struct heapdiff *d, FILE *f, size_t n);
 
 /*

@@ -114,5 +114,5 @@ bool capture_kind_native(enum capture_kind k)
 
 bool capture_kind_has_duration(enum capture_kind k)
 {
-	return k == K_CPU || k == K_TRACE;
+	return k == K_CPU || k == K_TRACE || k == K_HEAP;
 }

@@ -46,6 +46,16 @@ static void test_capture_ok(void)
 	       "cpu plain");
 	is_int(b.capture.items[0].duration_ms, 10000, "cpu default 10s");
 	api_capture_body_fini(&b);
+
+	is_int(parse_cap("{\"target\":\"api\",\"capture\":[\"heap\",{\"cpu\":\"2s\"}]}", &b, NULL,
+			 err),
+	       0, "heap plain");
+	is_int(b.capture.items[0].duration_ms, 10000, "heap default 10s (the native fault profile)");
+	api_capture_body_fini(&b);
+	is_int(parse_cap("{\"target\":\"api\",\"capture\":[{\"heap\":\"3s\"}]}", &b, NULL, err), 0,
+	       "heap with a duration");
+	is_int(b.capture.items[0].duration_ms, 3000, "heap 3s");
+	api_capture_body_fini(&b);
 }
 
 static void test_capture_bad(void)
@@ -68,7 +78,7 @@ static void test_capture_bad(void)
 	    {"{\"target\":\"a\",\"capture\":[\"bogus\"]}", "unknown capture kind 'bogus'", true},
 	    {"{\"target\":\"a\",\"capture\":[{\"bogus\":\"1s\"}]}", "unknown capture kind", true},
 	    {"{\"target\":\"a\",\"capture\":[\"heap\",\"heap\"]}", "listed twice", false},
-	    {"{\"target\":\"a\",\"capture\":[{\"heap\":\"1s\"}]}", "takes no duration", false},
+	    {"{\"target\":\"a\",\"capture\":[{\"stacks\":\"1s\"}]}", "takes no duration", false},
 	    {"{\"target\":\"a\",\"capture\":[{\"cpu\":\"1h\"}]}", "between 1s and 600s", false},
 	    {"{\"target\":\"a\",\"capture\":[{\"cpu\":\"fast\"}]}", "bad duration", false},
 	    {"{\"target\":\"a\",\"capture\":[{\"cpu\":10}]}", "duration string", false},

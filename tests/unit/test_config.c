@@ -73,6 +73,19 @@ static void defaults(void)
 	is_int(c->nalerts, 0, "no alerts");
 	config_free(c);
 
+	/* heap: a duration for the native page-fault profile, 10s by default */
+	c = load("targets:\n  - name: n\n    match: {comm: x}\n    rules:\n"
+		 "      - {name: a, metric: rss, diff: 10%, capture: [heap]}\n"
+		 "      - {name: b, metric: rss, abs: 1GiB, capture: [{heap: 30s}]}\n",
+		 NULL);
+	ok(c != NULL, "heap with and without a duration loads");
+	if (c) {
+		is_int(c->targets[0].rules[0].capture.items[0].duration_ms, 10000,
+		       "heap duration defaults to 10s");
+		is_int(c->targets[0].rules[1].capture.items[0].duration_ms, 30000, "{heap: 30s}");
+		config_free(c);
+	}
+
 	c = load("targets:\n"
 		 "  - name: t\n"
 		 "    match: {comm: x}\n"

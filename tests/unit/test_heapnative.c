@@ -10,6 +10,7 @@
 
 #include "bundle/bundle.h"
 #include "capture/capture.h"
+#include "capture/native/heapfaults.h"
 #include "capture/native/heapnative.h"
 #include "capture/native/smaps.h"
 #include "lib/util.h"
@@ -201,13 +202,63 @@ static void child_stop(struct child *ch)
 	waitpid(ch->pid, NULL, 0);
 }
 
+/* Which frame a fault is charged to, and how the code section reads. */
+static void test_fault_format(void)
+{
+	const char *exe = "/srv/app/leaky";
+	struct perf_profile_fn fns[2] = {
+	    {.function = "leak_request_context", .file = "leak.c", .module = "/srv/app/leaky",
+	     .line = 65, .count = 3520, .value = 14417920},
+	    {.function = "reserve_untouched", .module = "/srv/app/leaky", .count = 1, .value = 4096},
+	};
+	struct heapfaults_result r = {.top = fns, .ntop = 2, .faults = 3521, .touched = 14422016,
+				      .bytes = 14422016, .duration_ms = 10000, .threads = 1};
+	char *text = NULL, b[32];
+	size_t len = 0;
+	FILE *f;
+
+	is_int(heapfaults_frame_class("/srv/app/leaky", exe), 3, "the executable is class 3");
+	is_int(heapfaults_frame_class("/srv/app/libsvc.so.1", exe), 2, "the program's own library is 2");
+	is_int(heapfaults_frame_class("/usr/lib/x86_64-linux-gnu/libc.so.6", exe), 1, "libc is 1");
+	is_int(heapfaults_frame_class("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", exe), 1,
+	       "the loader is 1");
+	is_int(heapfaults_frame_class("/usr/lib/libjemalloc.so.2", exe), 1, "an allocator is 1");
+	is_int(heapfaults_frame_class("[vdso]", exe), 0, "[vdso] is 0");
+	is_int(heapfaults_frame_class(NULL, exe), 0, "no mapping is 0");
+	is_int(heapfaults_frame_class("/srv/app/leaky", ""), 2, "unknown exe: still program code");
+	heapfaults_fmt_bytes(14417920, b, sizeof(b));
+	is_str(b, "13.8 MiB", "bytes in MiB");
+	heapfaults_fmt_bytes(4096, b, sizeof(b));
+	is_str(b, "4 KiB", "bytes in KiB");
+
+	f = open_memstream(&text, &len);
+	heapfaults_format(f, &r, 10);
+	fclose(f);
+	char *data = text;
+	while (data && *data == '#')
+		data = strchr(data, '\n') ? strchr(data, '\n') + 1 : NULL;
+	ok(data && strstr(data, "leak_request_context (leak.c:65) [/srv/app/leaky]") &&
+	       strchr(data, '\n') > strstr(data, "leak_request_context"),
+	   "the first data line names the function, its line and module");
+	ok(strstr(text, "13.8 MiB still resident of 13.8 MiB faulted in (3521 faults") != NULL,
+	   "the header totals the profile");
+	free(text);
+	r.ntop = 0;
+	text = NULL;
+	f = open_memstream(&text, &len);
+	heapfaults_format(f, &r, 10);
+	fclose(f);
+	ok(strstr(text, "# (no page fault") != NULL, "an empty profile says so");
+	free(text);
+}
+
 static void test_real_process(const char *root)
 {
 	struct child ch = {0};
 	char basedir[PATH_MAX], path[PATH_MAX], final[PATH_MAX];
 	char err[512] = "";
 	bundle *b;
-	struct capture_item item = {.kind = K_HEAP};
+	struct capture_item item = {.kind = K_HEAP, .duration_ms = 1000};
 
 	if (child_start(&ch) < 0) {
 		ok(0, "fork: %s", strerror(errno));
@@ -246,10 +297,14 @@ static void test_real_process(const char *root)
 	t = slurp(path, NULL);
 	ok(t != NULL, "heap.diff.txt written");
 	if (t) {
-		char *row = strstr(t, "\n  ");
+		char *maps = strstr(t, "\n# by mapping");
+		char *row = maps ? strstr(maps, "\n  ") : NULL;
 		char *eol = row ? strchr(row + 1, '\n') : NULL;
 		char *name = row ? strstr(row, "[heap]") : NULL;
-		ok(name && eol && name < eol, "top growth row is [heap]");
+		ok(name && eol && name < eol, "top growth row of the mapping section is [heap]");
+		ok(strncmp(t, "# hound heap diff (native): by code", 35) == 0 && maps &&
+		       strstr(t, "\n# by code: ") && strstr(t, "\n# by code: ") < maps,
+		   "code first, then mappings");
 		ok(strstr(t, "\ntotal: rss +") != NULL, "total line present");
 		printf("# %.*s\n", (int)(eol && row ? eol - row - 1 : 0), row ? row + 1 : "");
 	}
@@ -272,7 +327,11 @@ static void test_real_process(const char *root)
 	err[0] = '\0';
 	is_int(heapnative_capture(&ctx, &item, err, sizeof(err)), 0, "capture without baseline");
 	util_snprintf(path, sizeof(path), "%s/heap.diff.txt", bundle_dir(b));
-	ok(access(path, F_OK) != 0, "no heap.diff.txt without a baseline");
+	t = slurp(path, NULL);
+	ok(t && strstr(t, "\n# by code: ") &&
+	       strstr(t, "no smaps baseline for this process: growth by mapping unknown"),
+	   "without a baseline heap.diff.txt has the code section and says why no mappings");
+	free(t);
 	is_int(bundle_finish(b, "t", &trig, &proc, NULL, 0, final), 0, "second bundle finished");
 	util_snprintf(path, sizeof(path), "%s/manifest.json", final);
 	t = slurp(path, NULL);
@@ -303,6 +362,7 @@ int main(void)
 	const char *tmp = getenv("TMPDIR");
 	util_snprintf(root, sizeof(root), "%s/hound-heapnative.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	test_parse_fixtures();
+	test_fault_format();
 	if (!mkdtemp(root)) {
 		ok(0, "mkdtemp: %s", strerror(errno));
 		return done_testing();

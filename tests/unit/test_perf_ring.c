@@ -124,7 +124,7 @@ int main(void)
 	len = make_sample(p, 1, 64, 40);
 	put(p, 40, (uint64_t)1 << 60);
 	is_int(perf_ring_parse_sample(p, len, TYPE, REGS_MASK, &r), -EINVAL, "huge callchain nr");
-	is_int(perf_ring_parse_sample(p, len, TYPE | PERF_SAMPLE_ADDR, REGS_MASK, &r), -ENOTSUP,
+	is_int(perf_ring_parse_sample(p, len, TYPE | PERF_SAMPLE_RAW, REGS_MASK, &r), -ENOTSUP,
 	       "unknown sample layout refused");
 
 	/* kernel sample without user regs */

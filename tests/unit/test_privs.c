@@ -50,14 +50,17 @@ static unsigned needed(const char *body)
 
 static void needs(void)
 {
-	is_int(needed(TARGET("", "[heap, stacks]")), PRIV_PTRACE, "native heap+stacks: ptrace");
+	is_int(needed(TARGET("", "[heap, stacks]")), PRIV_PTRACE | PRIV_PERFMON,
+	       "native heap+stacks: ptrace, perfmon for the page-fault profile");
 	is_int(needed(TARGET("", "[{cpu: 5s}]")), PRIV_PTRACE | PRIV_PERFMON,
 	       "native cpu: perfmon (+ptrace for maps and the fallback)");
 	is_int(needed(TARGET("", "[{command: [true]}]")), PRIV_PTRACE | PRIV_DAC_READ_SEARCH,
 	       "a command keeps what inspecting the target needs");
 	is_int(needed(TARGET("    go: {url: 'http://127.0.0.1:6060'}\n",
-			     "[heap, {cpu: 5s}, goroutines]")),
-	       0, "Go heap/cpu/goroutines go over HTTP: nothing");
+			     "[{cpu: 5s}, goroutines]")),
+	       0, "Go cpu/goroutines go over HTTP: nothing");
+	is_int(needed(TARGET("    go: {url: 'http://127.0.0.1:6060'}\n", "[heap]")), PRIV_PTRACE,
+	       "Go heap: ptrace to read smaps_rollup");
 	is_int(needed(TARGET("    go: {url: 'http://127.0.0.1:6060'}\n", "[stacks]")), PRIV_PTRACE,
 	       "Go stacks still ptrace");
 	is_int(needed("targets:\n  - name: api\n    match: {comm: api}\n    rules:\n"

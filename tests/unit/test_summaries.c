@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "report/gosummary.h"
+#include "report/memsummary.h"
 #include "report/stacksummary.h"
 #include "tap.h"
 
@@ -116,9 +117,42 @@ static void test_threads(void)
 	is_int(stacksummary_print("/nonexistent/stacks.txt", stdout, 5), -ENOENT, "missing file");
 }
 
+/* RSS that is freed memory the kernel has not taken back yet is explained in one line. */
+static void test_rollup(void)
+{
+	static const char burst[] =
+	    "55d0c0a00000-7ffd4b9e8000 ---p 00000000 00:00 0                          [rollup]\n"
+	    "Rss:              434176 kB\n"
+	    "Pss:              433000 kB\n"
+	    "Anonymous:        425984 kB\n"
+	    "LazyFree:         409600 kB\n"
+	    "Swap:                  0 kB\n";
+	static const char live[] = "Rss:              434176 kB\nLazyFree:           4096 kB\n";
+	struct memsummary_rollup r;
+	char line[256];
+
+	is_int(memsummary_parse_rollup(burst, sizeof(burst) - 1, &r), 0, "smaps_rollup parses");
+	ok(r.rss_kb == 434176 && r.lazyfree_kb == 409600 && r.anon_kb == 425984,
+	   "Rss, LazyFree, Anonymous read");
+	is_int(memsummary_lazyfree_line(&r, line, sizeof(line)), 1, "a LazyFree majority is explained");
+	is_str(line,
+	       "RSS 424 MiB, 400 MiB of it LazyFree: freed pages the kernel reclaims under pressure, "
+	       "not live data",
+	       "the line gives RSS and LazyFree");
+	is_int(memsummary_parse_rollup(live, sizeof(live) - 1, &r), 0, "second rollup parses");
+	is_int(memsummary_lazyfree_line(&r, line, sizeof(line)), 0, "1%% LazyFree says nothing");
+	is_int(memsummary_parse_rollup("Pss: 1 kB\n", 10, &r), -EINVAL, "no Rss: -EINVAL");
+	static const char vars[] = "{\"cmdline\": [\"x\"],\n\"memstats\": {\"HeapSys\": 5, "
+				   "\"HeapReleased\": 419430400, \"HeapInuse\": 1}}";
+	ok(memsummary_heap_released(vars, sizeof(vars) - 1) == 419430400,
+	   "HeapReleased read from /debug/vars");
+	ok(memsummary_heap_released("{}", 2) == -1, "no HeapReleased: -1");
+}
+
 int main(void)
 {
 	test_goroutines();
 	test_threads();
+	test_rollup();
 	return done_testing();
 }

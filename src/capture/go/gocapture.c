@@ -26,6 +26,8 @@
  * and their difference is the growth between them, not a GC-timing artefact.
  */
 #define GO_HEAP_PATH "/debug/pprof/heap?gc=1"
+/* /debug/vars is a few KiB; a service that publishes much more is cut off. */
+#define GO_VARS_MAX (1u << 20)
 
 int go_fetch_to_file(const char *go_url, const char *path, const char *dest, uint64_t max,
 		     int64_t timeout_ms, int keep_partial, char *err, size_t errlen)
@@ -167,10 +169,15 @@ static int capture_heap(struct capture_ctx *ctx, char *err, size_t errlen)
 {
 	char now[PATH_MAX], base[PATH_MAX], diff[PATH_MAX], src[PATH_MAX];
 	const char *dir = bundle_dir(ctx->bundle);
+	char verr[256];
 	int rc = fetch_into(ctx, "heap", GO_HEAP_PATH, "heap.pb.gz", "pprof",
 			    GO_PROFILE_MAX_BYTES, 30000, 0, err, errlen);
 	if (rc < 0)
 		return rc;
+	/* memstats (HeapReleased ...) beside smaps_rollup: why RSS is above the heap */
+	if (fetch_into(ctx, "heap", "/debug/vars", "vars.json", "json", GO_VARS_MAX, 5000, 0, verr,
+		       sizeof(verr)) < 0)
+		bundle_add_note(ctx->bundle, "heap.vars", verr);
 	if (!ctx->heap_baseline_dir) {
 		bundle_add_note(ctx->bundle, "heap.base", "no baseline directory for this process");
 		return 0;

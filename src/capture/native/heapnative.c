@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "bundle/bundle.h"
+#include "capture/native/heapfaults.h"
 #include "capture/native/smaps.h"
 #include "lib/util.h"
 
@@ -106,90 +109,169 @@ static int load_table(const char *path, struct smaps_table *t, char *err, size_t
 	return 0;
 }
 
-/* Writes heap.diff.txt from the two copies already in the bundle. */
-static int write_diff(const char *dir, char *err, size_t errlen)
+/*
+ * The mapping section of heap.diff.txt: growth since the baseline when the
+ * bundle holds smaps.base.txt, else a line saying why there is none.
+ */
+static int write_mappings(FILE *f, const char *dir, bool have_base, char *err, size_t errlen)
 {
-	char base_p[PATH_MAX], now_p[PATH_MAX], out_p[PATH_MAX];
+	char base_p[PATH_MAX], now_p[PATH_MAX];
 	struct smaps_table base, now;
-	FILE *f;
 	int rc;
 
-	if (!util_snprintf(base_p, sizeof(base_p), "%s/smaps.base.txt", dir) ||
-	    !util_snprintf(now_p, sizeof(now_p), "%s/smaps.txt", dir) ||
-	    !util_snprintf(out_p, sizeof(out_p), "%s/heap.diff.txt", dir)) {
-		snprintf(err, errlen, "bundle path too long: %s", dir);
-		return -ENAMETOOLONG;
+	fprintf(f, "#\n# by mapping (smaps.txt against smaps.base.txt)\n");
+	if (!have_base) {
+		fprintf(f, "# no smaps baseline for this process: growth by mapping unknown\n");
+		return 0;
 	}
+	if (!util_snprintf(base_p, sizeof(base_p), "%s/smaps.base.txt", dir) ||
+	    !util_snprintf(now_p, sizeof(now_p), "%s/smaps.txt", dir))
+		return util_err(err, errlen, -ENAMETOOLONG, "bundle path too long: %s", dir);
 	rc = load_table(base_p, &base, err, errlen);
 	if (rc < 0)
 		return rc;
 	rc = load_table(now_p, &now, err, errlen);
-	if (rc < 0)
-		goto out_base;
-	f = fopen(out_p, "we");
-	if (!f) {
-		rc = -errno;
-		snprintf(err, errlen, "fopen(%s): %s", out_p, strerror(-rc));
-		goto out_now;
+	if (rc == 0) {
+		rc = smaps_write_diff(f, &base, &now, DIFF_ROWS);
+		smaps_table_fini(&now);
 	}
-	rc = smaps_write_diff(f, &base, &now, DIFF_ROWS);
-	if (fclose(f) != 0 && rc == 0)
-		rc = -errno;
-	if (rc < 0)
-		snprintf(err, errlen, "write(%s): %s", out_p, strerror(-rc));
-out_now:
-	smaps_table_fini(&now);
-out_base:
 	smaps_table_fini(&base);
 	return rc;
 }
 
-int heapnative_capture(struct capture_ctx *ctx, const struct capture_item *item, char *err,
-		       size_t errlen)
+/*
+ * Writes heap.diff.txt: code first (the fault profile, so the first data
+ * line names a function), then the mapping table. faults is NULL when the
+ * profile could not be taken; why says so.
+ */
+static int write_diff(const char *dir, const struct heapfaults_result *faults, const char *why,
+		      bool have_base, char *err, size_t errlen)
 {
-	const char *dir = bundle_dir(ctx->bundle);
-	char src[64], dst[PATH_MAX], base[PATH_MAX];
-	struct stat st;
+	char out_p[PATH_MAX];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
 	int rc;
 
-	UNUSED(item);
-	snprintf(src, sizeof(src), "/proc/%d/smaps", (int)ctx->pid);
-	if (!util_snprintf(dst, sizeof(dst), "%s/smaps.txt", dir)) {
-		snprintf(err, errlen, "bundle path too long: %s", dir);
-		return -ENAMETOOLONG;
+	if (!util_snprintf(out_p, sizeof(out_p), "%s/heap.diff.txt", dir))
+		return util_err(err, errlen, -ENAMETOOLONG, "bundle path too long: %s", dir);
+	f = open_memstream(&text, &len);
+	if (!f)
+		return util_err(err, errlen, -errno, "open_memstream: %s", strerror(errno));
+	fprintf(f, "# hound heap diff (native): by code, then by mapping\n");
+	if (faults)
+		heapfaults_format(f, faults, DIFF_ROWS);
+	else
+		fprintf(f, "# by code: no page-fault profile: %s\n", why);
+	rc = write_mappings(f, dir, have_base, err, errlen);
+	if (fclose(f) != 0 && rc == 0)
+		rc = util_err(err, errlen, -EIO, "write heap.diff.txt: out of memory");
+	if (rc == 0) {
+		rc = util_write_file_atomic(out_p, text, len);
+		if (rc < 0)
+			util_err(err, errlen, rc, "write(%s): %s", out_p, strerror(-rc));
 	}
+	free(text);
+	return rc;
+}
+
+/* Copies /proc/PID/NAME into the bundle as FILE and registers it. */
+static int copy_proc(const struct capture_ctx *ctx, const char *name, const char *file,
+		     char *err, size_t errlen)
+{
+	const char *dir = bundle_dir(ctx->bundle);
+	char src[64], dst[PATH_MAX];
+	int rc;
+
+	snprintf(src, sizeof(src), "/proc/%d/%s", (int)ctx->pid, name);
+	if (!util_snprintf(dst, sizeof(dst), "%s/%s", dir, file))
+		return util_err(err, errlen, -ENAMETOOLONG, "bundle path too long: %s", dir);
 	rc = copy_file(src, dst, err, errlen);
 	if (rc < 0) {
 		unlink(dst);
 		return rc;
 	}
-	rc = bundle_add_file(ctx->bundle, "smaps.txt", "heap", "text");
-	if (rc < 0) {
-		snprintf(err, errlen, "register smaps.txt: %s", strerror(-rc));
-		return rc;
-	}
+	rc = bundle_add_file(ctx->bundle, file, "heap", "text");
+	if (rc < 0)
+		util_err(err, errlen, rc, "register %s: %s", file, strerror(-rc));
+	return rc;
+}
 
+int heapnative_rollup(const struct capture_ctx *ctx)
+{
+	char err[PATH_MAX + 64];
+	int rc = copy_proc(ctx, "smaps_rollup", "smaps_rollup.txt", err, sizeof(err));
+
+	if (rc < 0)
+		bundle_add_note(ctx->bundle, "heap.smaps_rollup", err);
+	return rc;
+}
+
+/* Copies the baseline into the bundle; false (and a note) when there is none. */
+static bool copy_baseline(struct capture_ctx *ctx, char *err, size_t errlen, int *rc)
+{
+	char base[PATH_MAX], dst[PATH_MAX];
+	const char *dir = bundle_dir(ctx->bundle);
+	struct stat st;
+
+	*rc = 0;
 	if (!ctx->heap_baseline_dir ||
 	    !util_snprintf(base, sizeof(base), "%s/smaps.base.txt", ctx->heap_baseline_dir) ||
 	    stat(base, &st) < 0) {
 		bundle_add_note(ctx->bundle, "heap",
-				"no smaps baseline for this process: heap.diff.txt not written");
-		return 0;
+				"no smaps baseline for this process: heap.diff.txt has no mapping growth");
+		return false;
 	}
 	if (!util_snprintf(dst, sizeof(dst), "%s/smaps.base.txt", dir)) {
-		snprintf(err, errlen, "bundle path too long: %s", dir);
-		return -ENAMETOOLONG;
+		*rc = util_err(err, errlen, -ENAMETOOLONG, "bundle path too long: %s", dir);
+		return false;
 	}
-	rc = copy_file(base, dst, err, errlen);
-	if (rc < 0)
+	*rc = copy_file(base, dst, err, errlen);
+	if (*rc < 0) {
 		unlink(dst);
-	if (rc == 0)
-		rc = bundle_add_file(ctx->bundle, "smaps.base.txt", "heap", "text");
-	if (rc == 0)
-		rc = write_diff(dir, err, errlen);
-	if (rc == 0)
+		return false;
+	}
+	*rc = bundle_add_file(ctx->bundle, "smaps.base.txt", "heap", "text");
+	return *rc == 0;
+}
+
+int heapnative_capture(struct capture_ctx *ctx, const struct capture_item *item, char *err,
+		       size_t errlen)
+{
+	int64_t dur_ms = item && item->duration_ms > 0 ? item->duration_ms : HEAPNATIVE_DEFAULT_MS;
+	struct heapfaults_result fr;
+	char why[512] = "";
+	bool have_faults, have_base;
+	int rc;
+
+	/* smaps first: a process hound may not read fails here, before any sampling */
+	rc = copy_proc(ctx, "smaps", "smaps.txt", err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = heapfaults_capture(ctx->pid, dur_ms, ctx->stop, ctx->bundle, &fr, why, sizeof(why));
+	have_faults = rc == 0;
+	if (!have_faults) {
+		bundle_add_error(ctx->bundle, "heap.faults", "%s", why);
+		if (rc == -EACCES || rc == -EPERM)
+			bundle_add_note(ctx->bundle, "heap.faults",
+					"perf_event_open was refused: the page-fault profile needs "
+					"CAP_PERFMON (or kernel.perf_event_paranoid <= 1)");
+	}
+	/* the state at the end of the profile: what the diff compares */
+	if (kill(ctx->pid, 0) == 0) {
+		char e2[256];
+		copy_proc(ctx, "smaps", "smaps.txt", e2, sizeof(e2));
+	}
+	heapnative_rollup(ctx);
+	have_base = copy_baseline(ctx, err, errlen, &rc);
+	if (rc == 0 && (have_faults || have_base))
+		rc = write_diff(bundle_dir(ctx->bundle), have_faults ? &fr : NULL, why, have_base,
+				err, errlen);
+	if (rc == 0 && (have_faults || have_base))
 		rc = bundle_add_file(ctx->bundle, "heap.diff.txt", "heap", "text");
 	if (rc < 0 && !err[0])
 		snprintf(err, errlen, "heap diff: %s", strerror(-rc));
+	if (have_faults)
+		heapfaults_result_fini(&fr);
 	return rc;
 }

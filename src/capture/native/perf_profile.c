@@ -48,6 +48,8 @@ struct perf_profile {
 	struct pmap *maps;
 	size_t nmaps;
 	size_t nsamples;
+	const char *types[4]; /* count type, unit, value type, unit */
+	bool folded_by_value;
 };
 
 static uint64_t mix(uint64_t h, uint64_t v)
@@ -63,6 +65,7 @@ perf_profile *perf_profile_new(void)
 	p->pc_slots = xcalloc(p->pc_slot_cap, sizeof(size_t));
 	p->st_slot_cap = 1024;
 	p->st_slots = xcalloc(p->st_slot_cap, sizeof(size_t));
+	perf_profile_set_types(p, "samples", "count", "cpu", "nanoseconds", false);
 	return p;
 }
 
@@ -160,8 +163,7 @@ static void st_rehash(perf_profile *p)
 	p->st_slot_cap = cap;
 }
 
-void perf_profile_add(perf_profile *p, const char *thread, const uint64_t *ips, size_t n,
-		      int64_t ns)
+size_t perf_profile_intern(perf_profile *p, const char *thread, const uint64_t *ips, size_t n)
 {
 	int th = thread_index(p, thread ? thread : "");
 	uint64_t h = mix(0, (uint64_t)th);
@@ -175,27 +177,39 @@ void perf_profile_add(perf_profile *p, const char *thread, const uint64_t *ips, 
 		p->frames[first + i] = pc_index(p, ips[i], i > 0);
 		h = mix(h, p->frames[first + i]);
 	}
-	p->nsamples++;
 	if ((p->nstacks + 1) * 2 > p->st_slot_cap)
 		st_rehash(p);
 	j = h & (p->st_slot_cap - 1);
 	while (p->st_slots[j]) {
 		struct stack *s = &p->stacks[p->st_slots[j] - 1];
 		if (s->hash == h && s->thread == th && s->n == n &&
-		    memcmp(&p->frames[s->first], &p->frames[first], n * sizeof(uint32_t)) == 0) {
-			s->count++;
-			s->ns += ns;
-			return; /* the frames appended above are reused by the next add */
-		}
+		    memcmp(&p->frames[s->first], &p->frames[first], n * sizeof(uint32_t)) == 0)
+			return p->st_slots[j] - 1; /* the frames appended above are reused later */
 		j = (j + 1) & (p->st_slot_cap - 1);
 	}
 	if (p->nstacks == p->cap_stacks) {
 		p->cap_stacks = p->cap_stacks ? p->cap_stacks * 2 : 256;
 		p->stacks = xrealloc(p->stacks, p->cap_stacks * sizeof(*p->stacks));
 	}
-	p->stacks[p->nstacks] = (struct stack){h, th, n, first, 1, ns};
+	p->stacks[p->nstacks] = (struct stack){h, th, n, first, 0, 0};
 	p->st_slots[j] = ++p->nstacks;
 	p->nframes += n;
+	return p->nstacks - 1;
+}
+
+void perf_profile_charge(perf_profile *p, size_t stack, int64_t count, int64_t value)
+{
+	if (stack >= p->nstacks)
+		return;
+	p->stacks[stack].count += count;
+	p->stacks[stack].ns += value;
+}
+
+void perf_profile_add(perf_profile *p, const char *thread, const uint64_t *ips, size_t n,
+		      int64_t ns)
+{
+	p->nsamples++;
+	perf_profile_charge(p, perf_profile_intern(p, thread, ips, n), 1, ns);
 }
 
 static int map_index(perf_profile *p, const struct sym_map *m)
@@ -232,6 +246,84 @@ void perf_profile_resolve(perf_profile *p, sym_proc *sp)
 		e->resolved = true;
 	}
 	p->nresolved = p->npcs;
+}
+
+static const char *fn_name(const struct pcinfo *e, char *buf, size_t len);
+
+void perf_profile_set_types(perf_profile *p, const char *count_type, const char *count_unit,
+			    const char *value_type, const char *value_unit, bool folded_by_value)
+{
+	p->types[0] = count_type;
+	p->types[1] = count_unit;
+	p->types[2] = value_type;
+	p->types[3] = value_unit;
+	p->folded_by_value = folded_by_value;
+}
+
+static int fn_cmp(const void *a, const void *b)
+{
+	const struct perf_profile_fn *x = a, *y = b;
+	if (x->value != y->value)
+		return x->value > y->value ? -1 : 1;
+	return strcmp(x->function, y->function);
+}
+
+size_t perf_profile_top(const perf_profile *p, perf_frame_class_fn cls, void *arg,
+			struct perf_profile_fn **out)
+{
+	struct perf_profile_fn *fns = NULL;
+	size_t n = 0, cap = 0;
+	char nb[40];
+
+	for (size_t i = 0; i < p->nstacks; i++) {
+		const struct stack *s = &p->stacks[i];
+		const struct pcinfo *best = NULL;
+		int best_cls = -1;
+		const char *name;
+		size_t k;
+
+		if (s->ns == 0)
+			continue;
+		for (size_t f = 0; f < s->n; f++) {
+			const struct pcinfo *e = &p->pcs[p->frames[s->first + f]];
+			int c = cls(e->function, e->map >= 0 ? p->maps[e->map].path : NULL, arg);
+			if (c > best_cls) {
+				best_cls = c;
+				best = e;
+			}
+		}
+		if (!best)
+			continue;
+		name = fn_name(best, nb, sizeof(nb));
+		for (k = 0; k < n && strcmp(fns[k].function, name) != 0; k++)
+			;
+		if (k == n) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				fns = xrealloc(fns, cap * sizeof(*fns));
+			}
+			fns[n++] = (struct perf_profile_fn){
+			    xstrdup(name), best->file ? xstrdup(best->file) : NULL,
+			    best->map >= 0 ? xstrdup(p->maps[best->map].path) : NULL, best->line,
+			    0, 0};
+		}
+		fns[k].count += s->count;
+		fns[k].value += s->ns;
+	}
+	if (n)
+		qsort(fns, n, sizeof(*fns), fn_cmp);
+	*out = fns;
+	return n;
+}
+
+void perf_profile_fns_free(struct perf_profile_fn *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(f[i].function);
+		free(f[i].file);
+		free(f[i].module);
+	}
+	free(f);
 }
 
 size_t perf_profile_nsamples(const perf_profile *p)
@@ -276,10 +368,10 @@ int perf_profile_write_pprof(const perf_profile *p, const char *path, int64_t ti
 	size_t cap = 0;
 	int rc = 0;
 
-	pprof_add_sample_type(b, "samples", "count");
-	pprof_add_sample_type(b, "cpu", "nanoseconds");
-	pprof_set_default_sample_type(b, "cpu");
-	pprof_set_period(b, "cpu", "nanoseconds", period_ns);
+	pprof_add_sample_type(b, p->types[0], p->types[1]);
+	pprof_add_sample_type(b, p->types[2], p->types[3]);
+	pprof_set_default_sample_type(b, p->types[2]);
+	pprof_set_period(b, p->types[2], p->types[3], period_ns);
 	pprof_set_time(b, time_wall_ns, duration_ns);
 	if (comment)
 		pprof_add_comment(b, comment);
@@ -290,6 +382,9 @@ int perf_profile_write_pprof(const perf_profile *p, const char *path, int64_t ti
 		const struct stack *s = &p->stacks[i];
 		int64_t v[2] = {s->count, s->ns};
 		struct pprof_label l = {.key = "thread", .str = p->threads[s->thread]};
+
+		if (s->count == 0 && s->ns == 0)
+			continue; /* interned, never charged */
 
 		if (s->n > cap) {
 			cap = s->n * 2;
@@ -357,11 +452,14 @@ int perf_profile_write_folded(const perf_profile *p, const char *path, char *err
 	}
 	for (size_t i = 0; i < p->nstacks; i++) {
 		lines[i].text = folded_line(p, &p->stacks[i]);
-		lines[i].count = p->stacks[i].count;
+		lines[i].count = p->folded_by_value ? p->stacks[i].ns : p->stacks[i].count;
 	}
 	qsort(lines, p->nstacks, sizeof(*lines), fline_cmp);
 	for (size_t i = 0; i < p->nstacks; i++) {
 		int64_t count = lines[i].count;
+
+		if (count == 0 && (i + 1 >= p->nstacks || strcmp(lines[i].text, lines[i + 1].text)))
+			continue;
 		while (i + 1 < p->nstacks && strcmp(lines[i].text, lines[i + 1].text) == 0)
 			count += lines[++i].count;
 		fprintf(f, "%s %lld\n", lines[i].text, (long long)count);

@@ -3,6 +3,7 @@
 #ifndef HOUND_PERF_PROFILE_H
 #define HOUND_PERF_PROFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,11 +23,47 @@ void perf_profile_add(perf_profile *p, const char *thread, const uint64_t *ips, 
 		      int64_t ns);
 
 /*
+ * The id of the (thread, chain) stack, added with nothing counted when new,
+ * for a caller that learns later what a sample is worth; then
+ * perf_profile_charge adds to its two values.
+ */
+size_t perf_profile_intern(perf_profile *p, const char *thread, const uint64_t *ips, size_t n);
+void perf_profile_charge(perf_profile *p, size_t stack, int64_t count, int64_t value);
+
+/*
  * Symbolizes the program counters added since the last call (names, lines,
  * mappings are copied into the profile), so a target that exits later still
  * gets names. Call while the process is alive; never fails.
  */
 void perf_profile_resolve(perf_profile *p, sym_proc *sp);
+
+/*
+ * Names the two values of each sample in the pprof (the defaults are
+ * samples/count and cpu/nanoseconds) and, with folded_by_value, weights
+ * the folded stacks by the second value instead of the sample count. The
+ * strings must outlive the profile (literals).
+ */
+void perf_profile_set_types(perf_profile *p, const char *count_type, const char *count_unit,
+			    const char *value_type, const char *value_unit, bool folded_by_value);
+
+/* One function of perf_profile_top, with the first source line seen for it. */
+struct perf_profile_fn {
+	char *function, *file, *module; /* owned; file and module may be NULL */
+	int line;
+	int64_t count, value;
+};
+
+/* The class of a frame: higher is closer to the program's own code. */
+typedef int (*perf_frame_class_fn)(const char *function, const char *module, void *arg);
+
+/*
+ * Charges every stack to its innermost frame of the highest class (call
+ * after perf_profile_resolve) and sums by function name, largest value
+ * first. Returns the count; *out is malloc'd (perf_profile_fns_free).
+ */
+size_t perf_profile_top(const perf_profile *p, perf_frame_class_fn cls, void *arg,
+			struct perf_profile_fn **out);
+void perf_profile_fns_free(struct perf_profile_fn *f, size_t n);
 
 size_t perf_profile_nsamples(const perf_profile *p);
 /* Samples whose chain reaches root_fn (e.g. "main") from leaf_fn; for tests and benches. */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #define SUPPORTED                                                                                  \
-	(PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_PERIOD |                \
+	(PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_ADDR | PERF_SAMPLE_PERIOD |                \
 	 PERF_SAMPLE_CALLCHAIN | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER)
 
 struct cur {
@@ -43,6 +43,8 @@ int perf_ring_parse_sample(const void *rec, size_t len, uint64_t sample_type, ui
 		out->tid = (uint32_t)(v >> 32);
 	}
 	if ((sample_type & PERF_SAMPLE_TIME) && take_u64(&c, &out->time))
+		return -EINVAL;
+	if ((sample_type & PERF_SAMPLE_ADDR) && take_u64(&c, &out->addr))
 		return -EINVAL;
 	if ((sample_type & PERF_SAMPLE_PERIOD) && take_u64(&c, &out->period))
 		return -EINVAL;

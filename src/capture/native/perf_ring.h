@@ -14,6 +14,7 @@ struct perf_sample_rec {
 	uint64_t ip;
 	uint32_t pid, tid;
 	uint64_t time;
+	uint64_t addr; /* PERF_SAMPLE_ADDR: the faulting address of a page-fault sample */
 	uint64_t period;
 	uint64_t nr_callchain;
 	const uint64_t *callchain; /* raw, with PERF_CONTEXT_* markers */
@@ -27,7 +28,7 @@ struct perf_sample_rec {
 
 /*
  * Decodes the body of a PERF_RECORD_SAMPLE (rec points at the perf_event_header)
- * laid out by sample_type (only IP, TID, TIME, PERIOD, CALLCHAIN, REGS_USER and
+ * laid out by sample_type (only IP, TID, TIME, ADDR, PERIOD, CALLCHAIN, REGS_USER and
  * STACK_USER are understood; others give -ENOTSUP) and the regs_user mask.
  * Pure. Returns 0 or -EINVAL when the record is shorter than its fields say.
  */

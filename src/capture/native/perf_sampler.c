@@ -214,6 +214,8 @@ static void deliver(perf_sampler *s, const struct perf_sample_rec *r)
 	ps.thread = s->cur_name;
 	ps.time_ns = (int64_t)r->time;
 	ps.period_ns = s->attr.freq ? (int64_t)(1e9 / s->o.hz) : (int64_t)r->period;
+	ps.period = r->period ? r->period : 1;
+	ps.addr = r->addr;
 	s->st.samples++;
 	s->st.method[ps.method]++;
 	s->fn(&ps, s->arg);
@@ -311,7 +313,20 @@ int perf_sampler_open(pid_t pid, const struct perf_sampler_opts *o, perf_sampler
 	}
 	s->leader_gone = first != pid;
 	rc = -ENOENT;
-	if (o->try_cycles) {
+	if (o->event == PERF_SAMPLER_FAULTS) {
+		/*
+		 * Every fault, with its address: the kernel's frequency mode lets
+		 * the period of a software event run far off, and a fixed period
+		 * aliases with code that touches the same number of pages each time.
+		 */
+		a->type = PERF_TYPE_SOFTWARE;
+		a->config = PERF_COUNT_SW_PAGE_FAULTS;
+		a->sample_type |= PERF_SAMPLE_ADDR;
+		a->freq = 0;
+		a->sample_period = 1;
+		s->st.event = "page-faults";
+		rc = thread_add(s, pid);
+	} else if (o->try_cycles) {
 		a->type = PERF_TYPE_HARDWARE;
 		a->config = PERF_COUNT_HW_CPU_CYCLES;
 		a->freq = 1;
@@ -319,7 +334,7 @@ int perf_sampler_open(pid_t pid, const struct perf_sampler_opts *o, perf_sampler
 		s->st.event = "cycles";
 		rc = thread_add(s, first);
 	}
-	if (rc == -ENOENT || rc == -EOPNOTSUPP || rc == -EINVAL) {
+	if (o->event == PERF_SAMPLER_CPU && (rc == -ENOENT || rc == -EOPNOTSUPP || rc == -EINVAL)) {
 		/* cpu-clock counts nanoseconds: a fixed period is exact CPU time */
 		a->type = PERF_TYPE_SOFTWARE;
 		a->config = PERF_COUNT_SW_CPU_CLOCK;

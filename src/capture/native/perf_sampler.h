@@ -27,6 +27,8 @@ struct perf_stack {
 	const char *thread; /* comm of the thread */
 	int64_t time_ns;    /* CLOCK_MONOTONIC */
 	int64_t period_ns;  /* CPU time this sample stands for */
+	uint64_t period;    /* events this sample stands for (page faults for PERF_SAMPLER_FAULTS) */
+	uint64_t addr;	    /* PERF_SAMPLER_FAULTS: the address that faulted */
 	size_t n;
 	const uint64_t *ips; /* leaf first; all but ips[0] are return addresses */
 	enum perf_method method;
@@ -34,8 +36,15 @@ struct perf_stack {
 
 typedef void (*perf_stack_fn)(const struct perf_stack *s, void *arg);
 
+/* What is sampled. */
+enum perf_sampler_event {
+	PERF_SAMPLER_CPU,    /* CPU time: cycles or cpu-clock */
+	PERF_SAMPLER_FAULTS, /* user page faults: who makes new memory resident */
+};
+
 struct perf_sampler_opts {
-	double hz;	    /* samples per second per thread */
+	enum perf_sampler_event event;
+	double hz;	    /* samples per second per thread (ignored for faults: every one) */
 	size_t stack_bytes; /* user stack bytes copied per sample (0: 8192) */
 	size_t ring_pages;  /* data pages per thread ring, a power of two (0: 32) */
 	bool try_cycles;    /* use the hardware cycles event when there is one */
@@ -46,7 +55,7 @@ struct perf_sampler_stats {
 	uint64_t samples, lost, dropped; /* dropped: records that could not be parsed */
 	uint64_t method[PERF_METHOD_COUNT];
 	size_t threads_seen, threads_failed;
-	const char *event; /* "cpu-clock" or "cycles" */
+	const char *event; /* "cpu-clock", "cycles" or "page-faults" */
 	bool process_gone;
 };
 

@@ -32,7 +32,7 @@ import (
 var leaking atomic.Bool
 
 func main() {
-	mode := flag.String("mode", "steady", "cache|ticker|labels|gc|steady")
+	mode := flag.String("mode", "steady", "cache|ticker|labels|gc|steady|burst")
 	addr := flag.String("addr", "127.0.0.1:0", "listen address")
 	addrFile := flag.String("addr-file", "", "write the listen address here")
 	leakAfter := flag.Duration("leak-after", 0, "start leaking after this long (0: only on SIGUSR1)")
@@ -56,6 +56,8 @@ func main() {
 		tick = gcTick
 	case "steady":
 		tick = steadyTick
+	case "burst":
+		tick = burstTick
 	default:
 		log.Fatalf("unknown -mode %q", *mode)
 	}
