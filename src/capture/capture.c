@@ -75,7 +75,7 @@ int capture_run_item(struct capture_ctx *ctx, const struct capture_item *item)
 			/* say what actually refused us, checked now, not a guess */
 			char hint[320];
 			privhint_explain(ctx->pid, item->kind == K_CPU ? PRIVHINT_PERF : PRIVHINT_PTRACE,
-					 NULL, hint, sizeof(hint));
+					 ctx->comm, hint, sizeof(hint));
 			size_t el = strlen(err);
 			snprintf(err + el, sizeof(err) - el, ": %s", hint);
 		}
@@ -279,6 +279,7 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 		.go_url = job->go_url,
 		.heap_baseline_dir = job->baseline_dir,
 		.stop = stop,
+		.comm = job->proc.comm,
 	};
 	for (int pass = 0; pass <= 5; pass++) {
 		/*
