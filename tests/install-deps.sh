@@ -11,7 +11,10 @@ build_pkgs=(build-essential autoconf automake pkg-config
 test_pkgs=(clang libclang-rt-14-dev golang-go elfutils gdb awscli
 	prometheus prometheus-alertmanager libc6-dbg util-linux procps iproute2 linux-perf
 	systemd lintian dpkg-dev debhelper fakeroot man-db apache2-utils wrk bc python3-yaml
-	bsdextrautils groff-base binutils)
+	bsdextrautils groff-base binutils chromium
+	debuginfod)
+# JVM targets: real OpenJDK 17 services compiled by the tests (javac), jcmd to cross-check
+test_pkgs+=(openjdk-17-jdk-headless)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")

@@ -65,6 +65,10 @@ static char *fingerprint(const struct target_conf *t, const struct hound_config 
 		json_int(&w, r->has_trend ? r->trend_window_ms : -1);
 		json_double(&w, r->has_trend ? r->trend_slope : -1);
 		json_int(&w, r->has_forecast ? r->forecast_ms : -1);
+		json_double(&w, r->has_below ? r->below : -1);
+		json_int(&w, r->has_stalled ? r->stalled_ms : -1);
+		json_str(&w, r->own.query);
+		json_str(&w, r->own.url);
 	}
 	json_arr_end(&w);
 	return json_take(&w, NULL);

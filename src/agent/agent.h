@@ -87,6 +87,18 @@ void agent_write_targets_json(agent *a, struct json_writer *w);
 void agent_write_captures_json(agent *a, struct json_writer *w);
 /* Appends Prometheus text exposition to *buf (malloc'd, grown as needed). */
 void agent_write_metrics(agent *a, char **buf, size_t *len);
+/* Where one bundle is on this agent's disk (GET /v1/captures/{id}). */
+struct agent_bundle_loc {
+	char dir[4096];   /* OUTPUT/bundles/TARGET/ID, or ID.tmp while capturing */
+	char target[128];
+	bool complete;    /* false: still being captured */
+	const char *state; /* "capturing", else the upload state: local, pending, uploading, uploaded */
+};
+/*
+ * Thread-safe: finds bundle id in the spool. 0, -EINVAL for an id that is
+ * not a plain name (never a path), -ENOENT when no target holds it.
+ */
+int agent_find_bundle(agent *a, const char *id, struct agent_bundle_loc *loc);
 /* True when the sampling loop ran within 3 intervals. */
 bool agent_healthy(agent *a, int64_t *age_ms);
 /* The loaded config (valid until the next reload; call under no lock of yours). */

@@ -12,6 +12,7 @@
 #include "bundle/uploader.h"
 #include "capture/capture.h"
 #include "capture/go/gocapture.h"
+#include "capture/jvm/jvmcapture.h"
 #include "capture/native/flightrec.h"
 #include "capture/native/heapnative.h"
 #include "lib/log.h"
@@ -145,6 +146,7 @@ static struct capture_job *make_job(agent *a, struct tstate *ts, struct tproc *p
 	capture_list_copy(&job->items, items);
 	if (ts->conf->go_url)
 		job->go_url = xstrdup(ts->conf->go_url);
+	job->jvm_off = ts->conf->jvm_off;
 	if (p->baseline_mono_ms > 0)
 		job->baseline_dir = xstrdup(p->baseline_dir);
 	if (p->flight) {
@@ -218,7 +220,7 @@ void agent_on_verdicts(agent *a, struct tstate *ts, struct tproc *p, int64_t mon
 		job->trig.threshold = v->threshold;
 		capture_job_set_trigger_text(job, r->name, v->condition, v->reason);
 		struct history_point *hp = xcalloc(HISTORY_EXPORT_MAX, sizeof(*hp));
-		job->trig.nhistory = hist_export(p->hist[r->metric], hp, HISTORY_EXPORT_MAX);
+		job->trig.nhistory = hist_export(tproc_rule_hist(p, ts->conf, i), hp, HISTORY_EXPORT_MAX);
 		job->trig.history = hp;
 		char id[256] = "";
 		if (submit(a, ts, p, job, mono_ms, id) < 0) {
@@ -239,6 +241,7 @@ struct baseline_task {
 	char *target;
 	char *dir;
 	char *go_url;
+	bool jvm;
 	bool remove;
 };
 
@@ -260,7 +263,9 @@ static void baseline_run(void *arg, volatile sig_atomic_t *stop)
 	} else {
 		int rc = util_mkdir_p(b->dir, 0755);
 		if (rc == 0)
-			rc = b->go_url ? go_heap_baseline(b->go_url, b->dir) : heapnative_baseline(b->pid, b->dir);
+			rc = b->go_url ? go_heap_baseline(b->go_url, b->dir)
+			     : b->jvm  ? jvm_heap_baseline(b->pid, b->dir)
+				       : heapnative_baseline(b->pid, b->dir);
 		if (rc < 0)
 			log_warn("heap baseline failed", "target=%s pid=%d error=%s", b->target, (int)b->pid,
 				 strerror(-rc));
@@ -294,8 +299,10 @@ static int64_t max_cooldown(const struct target_conf *t)
  */
 void agent_maybe_baseline(agent *a, struct tstate *ts, struct tproc *p, int64_t mono_ms)
 {
-	bool go = ts->conf->go_url != NULL;
-	if (!ts->heap_baseline)
+	/* JVMs, like Go, get a class histogram when warm, refreshed while healthy */
+	bool jvm = p->jvm_state == TPROC_JVM_PERF || p->jvm_state == TPROC_JVM_NO_PERF;
+	bool go = ts->conf->go_url != NULL || jvm;
+	if (!ts->heap_baseline || p->jvm_state == TPROC_JVM_PROBING)
 		return;
 	if (p->baseline_mono_ms > 0) {
 		if (!go || any_cooling(p) || mono_ms - p->baseline_mono_ms < max_cooldown(ts->conf))
@@ -307,7 +314,8 @@ void agent_maybe_baseline(agent *a, struct tstate *ts, struct tproc *p, int64_t 
 	b->pid = p->pid;
 	b->target = xstrdup(ts->conf->name);
 	b->dir = xstrdup(p->baseline_dir);
-	b->go_url = go ? xstrdup(ts->conf->go_url) : NULL;
+	b->go_url = ts->conf->go_url ? xstrdup(ts->conf->go_url) : NULL;
+	b->jvm = jvm;
 	if (workers_submit(a->workers, baseline_run, baseline_free, b) < 0) {
 		baseline_free(b);
 		return;
@@ -379,7 +387,14 @@ int agent_request_capture(agent *a, const struct agent_capture_req *req, struct 
 	}
 	const struct capture_list *items = req->capture ? req->capture : default_capture(ts->conf, &tmp, tmp_items);
 	for (size_t i = 0; i < items->n; i++) {
-		if (!ts->conf->go_url && !capture_kind_native(items->items[i].kind)) {
+		enum capture_kind k = items->items[i].kind;
+		if (capture_kind_jvm_only(k) && (ts->conf->go_url || ts->conf->jvm_off)) {
+			res->refusal = REFUSE_BAD_KIND;
+			snprintf(res->detail, sizeof(res->detail), "capture kind %s needs a JVM target",
+				 capture_kind_name(k));
+			goto out;
+		}
+		if (!ts->conf->go_url && !capture_kind_native(k) && !capture_kind_jvm_only(k)) {
 			res->refusal = REFUSE_BAD_KIND;
 			snprintf(res->detail, sizeof(res->detail), "capture kind %s needs a Go target (go.url)",
 				 capture_kind_name(items->items[i].kind));

@@ -2,6 +2,7 @@
 #include "agent/agent_int.h"
 #include "capture/native/flightrec.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "bundle/spool.h"
 #include "bundle/uploader.h"
 #include "lib/fdbudget.h"
 #include "lib/util.h"
@@ -192,6 +194,82 @@ static void write_captures(struct pbuf *p, agent *a)
 	sample0(p, "hound_capture_jobs_running", (double)workers_running(a->workers));
 }
 
+/*
+ * One metric name per unit, in Prometheus base units: a gauge never mixes
+ * bytes with percentages. Percentages and ms-per-second become ratios
+ * (0.5 = 50%), counts of things (threads, fds, goroutines, series) are
+ * "items". NULL for a unit without a family (never exported).
+ */
+static const struct unit_family {
+	const char *suffix, *help;
+	double scale;
+} *unit_family(enum metric_unit u)
+{
+	static const struct unit_family bytes = {"bytes", "bytes", 1},
+					ratio = {"ratio", "a ratio (0.5 = 50%)", 0.01},
+					ms_per_s = {"ratio", "a ratio (0.5 = 50%)", 0.001},
+					seconds = {"seconds", "seconds", 1},
+					items = {"items", "a count of things", 1};
+	switch (u) {
+	case UNIT_BYTES:
+		return &bytes;
+	case UNIT_PERCENT:
+		return &ratio;
+	case UNIT_MS_PER_S:
+		return &ms_per_s;
+	case UNIT_SECONDS:
+		return &seconds;
+	case UNIT_COUNT:
+		return &items;
+	default:
+		return NULL;
+	}
+}
+
+static const char *const unit_suffixes[] = {"bytes", "ratio", "seconds", "items"};
+
+/* The largest last value of metric m over t's processes; false when none has one. */
+static bool target_max(const struct tstate *t, int m, double *out)
+{
+	bool any = false;
+	for (size_t j = 0; j < t->nprocs; j++) {
+		const struct proc_sample *s = &t->procs[j]->last;
+		if (!(s->valid & METRIC_BIT(m)))
+			continue;
+		if (!any || s->v[m] > *out)
+			*out = s->v[m];
+		any = true;
+	}
+	return any;
+}
+
+static void write_target_metrics(struct pbuf *p, agent *a)
+{
+	char name[64];
+	for (size_t u = 0; u < ARRAY_LEN(unit_suffixes); u++) {
+		bool header = false;
+		for (size_t i = 0; i < a->nts; i++) {
+			const struct tstate *t = &a->ts[i];
+			for (int m = 0; m < M_COUNT; m++) {
+				const struct unit_family *f = unit_family(metric_info((enum metric_id)m)->unit);
+				double mx = 0;
+				if (!f || strcmp(f->suffix, unit_suffixes[u]) ||
+				    !(t->conf->metric_mask & METRIC_BIT(m)) || !target_max(t, m, &mx))
+					continue;
+				snprintf(name, sizeof(name), "hound_target_metric_%s", f->suffix);
+				if (!header) {
+					pf(p, "# HELP %s Last sampled value of each configured metric in %s, "
+					      "the maximum over the target's processes.\n# TYPE %s gauge\n",
+					   name, f->help, name);
+					header = true;
+				}
+				sample_t(p, name, t->conf->name, "metric",
+					 metric_info((enum metric_id)m)->name, mx * f->scale);
+			}
+		}
+	}
+}
+
 static void write_targets(struct pbuf *p, agent *a, int64_t now)
 {
 	family(p, "hound_target_processes", "gauge", "Processes currently matched by each target.");
@@ -263,29 +341,32 @@ static void write_targets(struct pbuf *p, agent *a, int64_t now)
 			n += a->ts[i].procs[j]->go_error != NULL;
 		sample_t(p, "hound_target_go_errors", a->ts[i].conf->name, NULL, NULL, n);
 	}
-	family(p, "hound_target_metric", "gauge",
-	       "Last sampled value of each configured metric, the maximum over the target's "
-	       "processes, "
-	       "in the metric's unit (bytes, percent, count, ms per s, seconds).");
-	for (size_t i = 0; i < a->nts; i++) {
-		const struct tstate *t = &a->ts[i];
-		for (int m = 0; m < M_COUNT; m++) {
-			bool any = false;
-			double mx = 0;
-			if (!(t->conf->metric_mask & METRIC_BIT(m)))
-				continue;
-			for (size_t j = 0; j < t->nprocs; j++) {
-				const struct proc_sample *s = &t->procs[j]->last;
-				if (!(s->valid & METRIC_BIT(m)))
+	write_target_metrics(p, a);
+}
+
+/* The fixed min/abs bounds of the rules, one family per unit as for the metrics. */
+static void write_thresholds(struct pbuf *p, agent *a)
+{
+	char name[64];
+	for (size_t u = 0; u < ARRAY_LEN(unit_suffixes); u++) {
+		bool header = false;
+		for (size_t i = 0; i < a->nts; i++)
+			for (size_t r = 0; r < a->ts[i].conf->nrules; r++) {
+				const struct rule_conf *rc = &a->ts[i].conf->rules[r];
+				const struct unit_family *f = unit_family(metric_info(rc->metric)->unit);
+				if (!f || strcmp(f->suffix, unit_suffixes[u]) || (!rc->has_min && !rc->has_abs))
 					continue;
-				if (!any || s->v[m] > mx)
-					mx = s->v[m];
-				any = true;
+				snprintf(name, sizeof(name), "hound_rule_threshold_%s", f->suffix);
+				if (!header) {
+					pf(p, "# HELP %s Fixed min/abs bounds of each rule, in %s.\n"
+					      "# TYPE %s gauge\n", name, f->help, name);
+					header = true;
+				}
+				if (rc->has_min)
+					rule_sample(p, name, a->ts[i].conf->name, rc, "min", rc->min * f->scale);
+				if (rc->has_abs)
+					rule_sample(p, name, a->ts[i].conf->name, rc, "abs", rc->abs * f->scale);
 			}
-			if (any)
-				sample_t(p, "hound_target_metric", t->conf->name, "metric",
-					 metric_info((enum metric_id)m)->name, mx);
-		}
 	}
 }
 
@@ -297,18 +378,7 @@ static void write_rules(struct pbuf *p, agent *a, int64_t now)
 		for (size_t r = 0; r < a->ts[i].conf->nrules; r++)
 			rule_sample(p, "hound_rule_firings_total", a->ts[i].conf->name,
 				    &a->ts[i].conf->rules[r], NULL, (double)a->ts[i].firings[r]);
-	family(p, "hound_rule_threshold", "gauge",
-	       "Fixed min/abs bounds of each rule, in the metric's unit.");
-	for (size_t i = 0; i < a->nts; i++)
-		for (size_t r = 0; r < a->ts[i].conf->nrules; r++) {
-			const struct rule_conf *rc = &a->ts[i].conf->rules[r];
-			if (rc->has_min)
-				rule_sample(p, "hound_rule_threshold", a->ts[i].conf->name, rc,
-					    "min", rc->min);
-			if (rc->has_abs)
-				rule_sample(p, "hound_rule_threshold", a->ts[i].conf->name, rc,
-					    "abs", rc->abs);
-		}
+	write_thresholds(p, a);
 	family(p, "hound_rule_diff_ratio", "gauge",
 	       "diff of each rule: fire when value >= average * (1 + diff).");
 	for (size_t i = 0; i < a->nts; i++)
@@ -370,6 +440,59 @@ static void write_upload(struct pbuf *p, uploader *up)
 		(double)s.last_success_wall_ms / 1000.0);
 }
 
+/* Unix time the agent started: boot time (/proc/stat btime) plus its start tick; -1 when unknown. */
+static double self_start_time(void)
+{
+	char buf[1024];
+	unsigned long long btime = 0, ticks = 0;
+	FILE *f = fopen("/proc/stat", "re");
+	if (!f)
+		return -1;
+	while (fgets(buf, sizeof(buf), f))
+		if (sscanf(buf, "btime %llu", &btime) == 1)
+			break;
+	fclose(f);
+	f = fopen("/proc/self/stat", "re");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *c = strrchr(buf, ')'); /* comm may hold spaces and parentheses */
+	/* after ')': state is field 3; starttime is field 22 */
+	if (!c || sscanf(c + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+				"%*s %*s %llu", &ticks) != 1 || btime == 0)
+		return -1;
+	return (double)btime + (double)ticks / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* process_open_fds, process_max_fds, process_start_time_seconds, as Prometheus clients export them. */
+static void write_self_fds(struct pbuf *p)
+{
+	struct rlimit rl;
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (d) {
+		for (struct dirent *e; (e = readdir(d));)
+			n += e->d_name[0] != '.';
+		closedir(d);
+		family(p, "process_open_fds", "gauge", "Open file descriptors of the agent.");
+		sample0(p, "process_open_fds", n - 1); /* less the one reading the directory */
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		family(p, "process_max_fds", "gauge", "Limit on the agent's open file descriptors.");
+		sample0(p, "process_max_fds", rl.rlim_cur == RLIM_INFINITY ? INFINITY : (double)rl.rlim_cur);
+	}
+	static double start; /* computed once: the start time does not change */
+	if (start == 0)
+		start = self_start_time();
+	if (start > 0) {
+		family(p, "process_start_time_seconds", "gauge",
+		       "Start time of the agent since the Unix epoch.");
+		sample0(p, "process_start_time_seconds", start);
+	}
+}
+
 /* The agent's own resources, read without the agent lock. */
 static void write_self(struct pbuf *p)
 {
@@ -389,6 +512,7 @@ static void write_self(struct pbuf *p)
 		}
 		fclose(f);
 	}
+	write_self_fds(p);
 	struct rusage ru;
 	if (getrusage(RUSAGE_SELF, &ru) == 0) {
 		family(p, "process_cpu_seconds_total", "counter", "CPU time used by the agent.");
@@ -411,10 +535,19 @@ void agent_write_metrics(agent *a, char **buf, size_t *len)
 	write_targets(&p, a, now);
 	write_rules(&p, a, now);
 	uploader *up = a->up;
+	char *output = xstrdup(a->cfg->output);
+	uint64_t max_disk = a->cfg->max_disk;
 	pthread_mutex_unlock(&a->lock);
 	/* a->up changes only on reload, which stops the API first. */
 	if (up)
 		write_upload(&p, up);
+	/* the spool is walked without the lock: a scrape never delays a sample */
+	family(&p, "hound_spool_bytes", "gauge",
+	       "Bytes under the output directory (every bundle, being captured or not uploaded).");
+	sample0(&p, "hound_spool_bytes", (double)spool_usage(output));
+	family(&p, "hound_spool_max_bytes", "gauge", "max_disk: the spool quota (0: none).");
+	sample0(&p, "hound_spool_max_bytes", (double)max_disk);
+	free(output);
 	write_self(&p);
 	*buf = p.b;
 	*len = p.len;

@@ -1,6 +1,7 @@
 /* agent_view: read-only views of the agent for the API: targets, captures, health. */
 #include "agent/agent_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,12 @@ static void write_rule_conf(struct json_writer *w, const struct rule_conf *r, ui
 	json_obj_begin(w);
 	json_kv_str(w, "name", r->name);
 	json_kv_str(w, "metric", metric_info(r->metric)->name);
+	if (r->own.query)
+		json_kv_str(w, "series", r->own.query);
+	if (r->has_below)
+		json_kv_double(w, "below", r->below);
+	if (r->has_stalled)
+		json_kv_int(w, "stalled_ms", r->stalled_ms);
 	if (r->has_min)
 		json_kv_double(w, "min", r->min);
 	if (r->has_diff)
@@ -116,6 +123,27 @@ static void write_rule_state(struct json_writer *w, const struct rule_conf *r,
 	json_obj_end(w);
 }
 
+/* The JVM beside the metrics: what the PerfData says that no rule reads, or why there is none. */
+static void write_jvm(struct json_writer *w, const struct tproc *p)
+{
+	json_key(w, "jvm");
+	json_obj_begin(w);
+	json_kv_bool(w, "perfdata", p->jvm != NULL);
+	if (p->jvm) {
+		struct jvm_view v;
+		jvm_sampler_view(p->jvm, &v);
+		json_kv_str(w, "gc", v.gc);
+		json_kv_str(w, "version", v.version);
+		json_kv_int(w, "threads", v.threads);
+		json_kv_double(w, "safepoint_pct", v.safepoint_pct);
+		json_kv_int(w, "safepoints", (int64_t)v.safepoints);
+		json_kv_int(w, "gc_count", (int64_t)v.gc_count);
+	} else {
+		json_kv_str(w, "status", p->jvm_status);
+	}
+	json_obj_end(w);
+}
+
 static void write_proc(struct json_writer *w, const struct target_conf *t, const struct tproc *p,
 		       int64_t now)
 {
@@ -132,6 +160,12 @@ static void write_proc(struct json_writer *w, const struct target_conf *t, const
 	json_kv_bool(w, "capturing", p->capturing);
 	if (t->go_url)
 		json_kv_str(w, "go_error", p->go_error);
+	if (p->locks_error)
+		json_kv_str(w, "locks_error", p->locks_error);
+	if (p->own_error)
+		json_kv_str(w, "series_error", p->own_error);
+	if (p->jvm_state == TPROC_JVM_PERF || p->jvm_state == TPROC_JVM_NO_PERF)
+		write_jvm(w, p);
 	json_key(w, "metrics");
 	json_obj_begin(w);
 	for (int m = 0; m < M_COUNT; m++) {
@@ -140,6 +174,19 @@ static void write_proc(struct json_writer *w, const struct target_conf *t, const
 		json_key(w, metric_info((enum metric_id)m)->name);
 		if (p->last.valid & METRIC_BIT(m))
 			json_double(w, p->last.v[m]);
+		else
+			json_null(w);
+	}
+	/* The target's own series, under the selector or path the rule names. */
+	for (size_t i = 0; p->own_v && i < t->nrules && i < p->nrules; i++) {
+		bool dup = false;
+		for (size_t j = 0; j < i && !dup && t->rules[i].own.query; j++)
+			dup = t->rules[j].own.query && !strcmp(t->rules[j].own.query, t->rules[i].own.query);
+		if (!t->rules[i].own.query || dup)
+			continue;
+		json_key(w, t->rules[i].own.query);
+		if (p->own_valid[i])
+			json_double(w, p->own_v[i]);
 		else
 			json_null(w);
 	}
@@ -350,4 +397,42 @@ void agent_write_captures_json(agent *a, struct json_writer *w)
 		free(rows[i].dir);
 	free(rows);
 	free(output);
+}
+
+int agent_find_bundle(agent *a, const char *id, struct agent_bundle_loc *loc)
+{
+	char root[4096];
+	struct stat st;
+	int rc = -ENOENT;
+
+	memset(loc, 0, sizeof(*loc));
+	size_t n = strlen(id);
+	if (!bundle_name_ok(id) || (n > 4 && !strcmp(id + n - 4, ".tmp")))
+		return -EINVAL;
+	pthread_mutex_lock(&a->lock);
+	bool upload = a->cfg->upload.enabled;
+	bool ok = util_snprintf(root, sizeof(root), "%s/bundles", a->cfg->output);
+	pthread_mutex_unlock(&a->lock);
+	DIR *d = ok ? opendir(root) : NULL;
+	if (!d)
+		return -ENOENT;
+	/* one folder per target: a handful of stats, no listing of the bundles */
+	for (struct dirent *e; rc < 0 && (e = readdir(d));) {
+		if (!bundle_name_ok(e->d_name))
+			continue;
+		for (int tmp = 0; tmp < 2 && rc < 0; tmp++) {
+			if (!util_snprintf(loc->dir, sizeof(loc->dir), "%s/%s/%s%s", root, e->d_name, id,
+					   tmp ? ".tmp" : "") ||
+			    stat(loc->dir, &st) < 0 || !S_ISDIR(st.st_mode))
+				continue;
+			util_snprintf(loc->target, sizeof(loc->target), "%s", e->d_name);
+			loc->complete = !tmp;
+			loc->state = tmp ? "capturing" : upload_state(loc->dir, upload);
+			rc = 0;
+		}
+	}
+	closedir(d);
+	if (rc < 0)
+		loc->dir[0] = '\0';
+	return rc;
 }

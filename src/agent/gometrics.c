@@ -27,6 +27,7 @@ struct go_sampler {
 	double goroutines;
 	int64_t goroutines_ms; /* mono time of the last goroutine profile fetch */
 	uint64_t errors;
+	int gogc;              /* GOGC percent, -1 for off */
 	struct go_memstats ms;
 };
 
@@ -52,6 +53,7 @@ int go_sampler_new(const char *go_url, const char *metrics_url, go_sampler **out
 	g->vars_url = xasprintf("%.*s/debug/vars", (int)n, go_url);
 	g->goroutine_url = xasprintf("%.*s/debug/pprof/goroutine?debug=1", (int)n, go_url);
 	g->metrics_url = metrics_url ? xstrdup(metrics_url) : NULL;
+	g->gogc = 100;
 	*out = g;
 	return 0;
 }
@@ -59,6 +61,11 @@ int go_sampler_new(const char *go_url, const char *metrics_url, go_sampler **out
 void go_sampler_set_start(go_sampler *g, int64_t start_wall_ms)
 {
 	g->start_ns = start_wall_ms > 0 ? (uint64_t)start_wall_ms * 1000000u : 0;
+}
+
+void go_sampler_set_gogc(go_sampler *g, int gogc)
+{
+	g->gogc = gogc;
 }
 
 void go_sampler_free(go_sampler *g)
@@ -173,6 +180,9 @@ static int sample_vars(go_sampler *g, uint64_t need, int64_t timeout_ms, int64_t
 		set(out, M_HEAP_ALLOC, (double)m->heap_alloc);
 	if (m->have & GO_MS_HEAP_RELEASED)
 		set(out, M_HEAP_RELEASED, (double)m->heap_released);
+	double live = gometrics_heap_live(m, g->gogc);
+	if (live >= 0)
+		set(out, M_HEAP_LIVE, live);
 	int64_t wall = out->wall_ms ? out->wall_ms : util_wall_ms();
 	/* The recent share of CPU in GC, from the runtime's cumulative GCCPUFraction. */
 	if (m->have & GO_MS_GC_CPU)
@@ -241,7 +251,7 @@ int go_sampler_sample(go_sampler *g, uint64_t need_mask, int64_t interval_ms,
 {
 	const uint64_t vars_mask = METRIC_BIT(M_HEAP_INUSE) | METRIC_BIT(M_HEAP_ALLOC) |
 				   METRIC_BIT(M_HEAP_RELEASED) | METRIC_BIT(M_GC_PAUSE) |
-				   METRIC_BIT(M_GC_CPU);
+				   METRIC_BIT(M_GC_CPU) | METRIC_BIT(M_HEAP_LIVE);
 	int64_t timeout = interval_ms / 2;
 	int first = 0, rc;
 

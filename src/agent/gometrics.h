@@ -14,7 +14,7 @@
 #define GO_METRICS_MASK                                                                       \
 	(METRIC_BIT(M_GOROUTINES) | METRIC_BIT(M_HEAP_INUSE) | METRIC_BIT(M_HEAP_ALLOC) |    \
 	 METRIC_BIT(M_HEAP_RELEASED) | METRIC_BIT(M_GC_PAUSE) | METRIC_BIT(M_GC_CPU) |       \
-	 METRIC_BIT(M_SERIES))
+	 METRIC_BIT(M_SERIES) | METRIC_BIT(M_HEAP_LIVE))
 
 /* How often the goroutine profile header is fetched when there is no go.metrics. */
 #define GO_GOROUTINE_PROFILE_EVERY_MS 10000
@@ -38,6 +38,12 @@ int go_sampler_new(const char *go_url, const char *metrics_url, go_sampler **out
  * cumulative figure.
  */
 void go_sampler_set_start(go_sampler *g, int64_t start_wall_ms);
+
+/*
+ * The target's GOGC percentage (from its environment: 100 when unset, -1
+ * for off), which turns the runtime's next GC goal into heap_live.
+ */
+void go_sampler_set_gogc(go_sampler *g, int gogc);
 
 /*
  * Fetches what need_mask requires (only GO_METRICS_MASK bits matter) and sets

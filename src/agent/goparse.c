@@ -160,6 +160,7 @@ static int parse_memstats(struct js *s, struct go_memstats *m)
 		{ "HeapReleased", GO_MS_HEAP_RELEASED, offsetof(struct go_memstats, heap_released) },
 		{ "NumGC", GO_MS_NUM_GC, offsetof(struct go_memstats, num_gc) },
 		{ "LastGC", 0, offsetof(struct go_memstats, last_gc) },
+		{ "NextGC", GO_MS_NEXT_GC, offsetof(struct go_memstats, next_gc) },
 	};
 	const char *k;
 	size_t kl;
@@ -401,4 +402,11 @@ void prom_counter_finish(struct prom_counter *c)
 	else if (c->state != PS_START && c->state != PS_COMMENT && c->state != PS_REST)
 		c->bad_lines++;
 	c->state = PS_START;
+}
+
+double gometrics_heap_live(const struct go_memstats *m, int gogc)
+{
+	if (!(m->have & GO_MS_NEXT_GC) || gogc < 0 || m->num_gc == 0)
+		return -1;
+	return (double)m->next_gc * 100.0 / (100.0 + (double)gogc);
 }

@@ -8,7 +8,7 @@
 
 /* The runtime.MemStats fields hound reads (expvar's "memstats"). */
 struct go_memstats {
-	uint64_t heap_inuse, heap_alloc, heap_released, num_gc, last_gc;
+	uint64_t heap_inuse, heap_alloc, heap_released, num_gc, last_gc, next_gc;
 	double gc_cpu_fraction;
 	uint64_t pause_ns[256], pause_end[256];
 	uint32_t have; /* GO_MS_* bits of the fields found */
@@ -19,6 +19,16 @@ struct go_memstats {
 #define GO_MS_NUM_GC 0x08u
 #define GO_MS_GC_CPU 0x10u
 #define GO_MS_PAUSE 0x20u /* both rings */
+#define GO_MS_NEXT_GC 0x40u
+
+/*
+ * heap_live for Go: the heap marked live at the last GC. The runtime sets
+ * its next goal from it, NextGC = live * (1 + GOGC/100), so live is the goal
+ * over that factor (an estimate: since Go 1.18 the goal also counts stacks
+ * and globals, so this errs a little high). gogc is the GOGC percentage
+ * (100 when unset); a negative one (GOGC=off) has no goal: returns -1. Pure.
+ */
+double gometrics_heap_live(const struct go_memstats *m, int gogc);
 
 /*
  * Parses a /debug/vars document (expvar JSON) and fills out from its

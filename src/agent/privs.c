@@ -54,6 +54,13 @@ static unsigned kind_bits(enum capture_kind k, bool go)
 		/* /proc/PID/smaps and smaps_rollup (Go too): PTRACE_MODE_READ; the
 		 * native page-fault profile: perf_event_open */
 		return go ? PRIV_PTRACE : PRIV_PTRACE | PRIV_PERFMON;
+	case K_LOCKS:
+		return PRIV_PTRACE; /* /proc/PID/task/TID/syscall and /proc/PID/mem */
+	case K_FDS:
+		/* /proc/PID/fd of another user's process: its mode, then PTRACE_MODE_READ */
+		return PRIV_DAC_READ_SEARCH | PRIV_PTRACE;
+	case K_HEAP_DUMP:
+		return 0; /* only over the JVM's attach socket: jvm_bits() */
 	case K_COMMAND:
 		/* A command capture inspects the target (jcmd, gdb, ls /proc/PID/fd):
 		 * a root child inherits the bounding set, so keep what it will need. */
@@ -63,10 +70,27 @@ static unsigned kind_bits(enum capture_kind k, bool go)
 	}
 }
 
+/*
+ * On a JVM, stacks, heap, heap_dump and cpu go through the attach socket:
+ * a JVM of another uid needs SIGQUIT (CAP_KILL), its 0600 socket
+ * (CAP_DAC_OVERRIDE) and the removal of the files it wrote in its sticky
+ * /tmp (CAP_FOWNER). They are broad, so only `jvm: true` keeps them; JVMs
+ * are still detected without it, and attach works on those of hound's uid.
+ */
+static unsigned jvm_bits(enum capture_kind k, const struct target_conf *t)
+{
+	if (t->go_url || !t->jvm_on)
+		return 0;
+	if (k == K_STACKS || k == K_HEAP || k == K_CPU || k == K_HEAP_DUMP)
+		return PRIV_KILL | PRIV_DAC_OVERRIDE | PRIV_FOWNER;
+	return 0;
+}
+
 static void emit(need_fn fn, void *arg, const char *what, const char *target, unsigned bits,
 		 const char *via)
 {
-	static const unsigned order[] = {PRIV_PTRACE, PRIV_PERFMON, PRIV_DAC_READ_SEARCH};
+	static const unsigned order[] = {PRIV_PTRACE, PRIV_PERFMON, PRIV_DAC_READ_SEARCH,
+					 PRIV_KILL, PRIV_DAC_OVERRIDE, PRIV_FOWNER};
 	struct need n = {.what = what, .target = target};
 
 	snprintf(n.via, sizeof(n.via), "%s", via);
@@ -111,20 +135,37 @@ static void each_need(const struct hound_config *cfg, need_fn fn, void *arg)
 		}
 		if (cfg->api.enabled)
 			for (int k = 0; k < K_COUNT; k++)
-				if (!src[k] && k != K_COMMAND && (go || capture_kind_native(k)))
+				if (!src[k] && k != K_COMMAND &&
+				    (go || capture_kind_native(k) ||
+				     (capture_kind_jvm_only((enum capture_kind)k) && !t->jvm_off)))
 					src[k] = "API requests";
 		for (int k = 0; k < K_COUNT; k++)
 			if (src[k])
-				emit(fn, arg, capture_kind_name(k), t->name, kind_bits(k, go),
-				     src[k]);
+				emit(fn, arg, capture_kind_name(k), t->name,
+				     kind_bits(k, go) | jvm_bits(k, t), src[k]);
 
 		if (t->match.exe)
 			emit(fn, arg, "match.exe", t->name, PRIV_PTRACE, "the selector");
+		for (size_t ri = 0; ri < t->nrules && !go && !t->jvm_off; ri++) {
+			/* a JVM's PerfData file is 0600, owned by the JVM's user */
+			if (!metric_jvm(t->rules[ri].metric))
+				continue;
+			snprintf(via, sizeof(via), "rule %s", t->rules[ri].name);
+			emit(fn, arg, "the JVM metrics", t->name, PRIV_DAC_READ_SEARCH, via);
+			break;
+		}
 		for (size_t ri = 0; ri < t->nrules; ri++) {
 			if (t->rules[ri].metric != M_FDS)
 				continue;
 			snprintf(via, sizeof(via), "rule %s", t->rules[ri].name);
 			emit(fn, arg, "the fds metric", t->name, PRIV_DAC_READ_SEARCH, via);
+			break;
+		}
+		for (size_t ri = 0; ri < t->nrules; ri++) {
+			if (t->rules[ri].metric != M_DEADLOCKED && t->rules[ri].metric != M_LOCK_WAIT)
+				continue;
+			snprintf(via, sizeof(via), "rule %s", t->rules[ri].name);
+			emit(fn, arg, "the lock metrics", t->name, PRIV_PTRACE, via);
 			break;
 		}
 		if (t->flight_recorder.enabled && !go)
@@ -207,6 +248,12 @@ static uint64_t bits_to_caps(unsigned bits)
 		m |= UINT64_C(1) << perfmon_cap();
 	if (bits & PRIV_DAC_READ_SEARCH)
 		m |= UINT64_C(1) << CAP_DAC_READ_SEARCH;
+	if (bits & PRIV_KILL)
+		m |= UINT64_C(1) << CAP_KILL;
+	if (bits & PRIV_DAC_OVERRIDE)
+		m |= UINT64_C(1) << CAP_DAC_OVERRIDE;
+	if (bits & PRIV_FOWNER)
+		m |= UINT64_C(1) << CAP_FOWNER;
 	return m;
 }
 
@@ -221,6 +268,12 @@ static const char *cap_name(int c)
 		return "CAP_SYS_ADMIN";
 	case CAP_DAC_READ_SEARCH:
 		return "CAP_DAC_READ_SEARCH";
+	case CAP_KILL:
+		return "CAP_KILL";
+	case CAP_DAC_OVERRIDE:
+		return "CAP_DAC_OVERRIDE";
+	case CAP_FOWNER:
+		return "CAP_FOWNER";
 	default:
 		return "?";
 	}
@@ -228,9 +281,12 @@ static const char *cap_name(int c)
 
 static int bit_cap(unsigned bit)
 {
-	return bit == PRIV_PTRACE    ? CAP_SYS_PTRACE
-	       : bit == PRIV_PERFMON ? perfmon_cap()
-				     : CAP_DAC_READ_SEARCH;
+	return bit == PRIV_PTRACE	? CAP_SYS_PTRACE
+	       : bit == PRIV_PERFMON	? perfmon_cap()
+	       : bit == PRIV_KILL	? CAP_KILL
+	       : bit == PRIV_DAC_OVERRIDE ? CAP_DAC_OVERRIDE
+	       : bit == PRIV_FOWNER	? CAP_FOWNER
+					: CAP_DAC_READ_SEARCH;
 }
 
 /* ---- reporting what is missing ---- */

@@ -11,7 +11,11 @@ struct hound_config;
 enum privs_bit {
 	PRIV_PTRACE = 1 << 0,	       /* CAP_SYS_PTRACE: stacks, smaps, maps, /proc/PID/exe */
 	PRIV_PERFMON = 1 << 1,	       /* CAP_PERFMON (CAP_SYS_ADMIN before 5.8): perf_event */
-	PRIV_DAC_READ_SEARCH = 1 << 2, /* CAP_DAC_READ_SEARCH: /proc/PID/fd of other users */
+	PRIV_DAC_READ_SEARCH = 1 << 2, /* CAP_DAC_READ_SEARCH: /proc/PID/fd, JVM PerfData of other users */
+	/* JVM attach to a JVM of another uid: SIGQUIT, its 0600 socket, its dump files in /tmp */
+	PRIV_KILL = 1 << 3,            /* CAP_KILL */
+	PRIV_DAC_OVERRIDE = 1 << 4,    /* CAP_DAC_OVERRIDE */
+	PRIV_FOWNER = 1 << 5,          /* CAP_FOWNER */
 };
 
 /*

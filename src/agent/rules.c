@@ -274,10 +274,15 @@ static void reason_append(struct rule_verdict *out, const char *fmt, ...)
 	va_end(ap);
 }
 
+const char *rules_metric_name(const struct rule_conf *r)
+{
+	return r->own.query ? r->own.query : metric_info(r->metric)->name;
+}
+
 static bool eval_thresholds(const struct rule_conf *r, const struct metric_hist *h,
 			    struct rule_verdict *out)
 {
-	const char *name = metric_info(r->metric)->name;
+	const char *name = rules_metric_name(r);
 	char v[48], a[48], t[48];
 	double value = hist_last(h), sum = hist_sum(h);
 
@@ -317,7 +322,7 @@ static bool eval_thresholds(const struct rule_conf *r, const struct metric_hist 
 static bool eval_trend(const struct rule_conf *r, const struct metric_hist *h, int64_t now,
 		       struct rule_verdict *out)
 {
-	const char *name = metric_info(r->metric)->name;
+	const char *name = rules_metric_name(r);
 	char s[64], t[64], w[32];
 	struct fit f;
 
@@ -391,10 +396,58 @@ static bool eval_forecast(const struct rule_conf *r, const struct metric_hist *h
 	return true;
 }
 
-static bool eval_cond(const struct rule_conf *r, const struct metric_hist *h, int64_t now,
-		      double mem_limit, struct rule_verdict *out)
+/* below: the newest sample at or under the bound, once the ring is full. */
+static bool eval_below(const struct rule_conf *r, const struct metric_hist *h,
+		       struct rule_verdict *out)
 {
-	const char *name = metric_info(r->metric)->name;
+	char v[48], b[48];
+	double value = hist_last(h);
+
+	metric_format(r->metric, value, v, sizeof(v));
+	metric_format(r->metric, r->below, b, sizeof(b));
+	if (h->n < h->cap) {
+		out->warming = true;
+		set_reason(out, "%s warming up (%d/%d samples)", rules_metric_name(r), h->n, h->cap);
+		return false;
+	}
+	if (value > r->below + fabs(r->below) * REL_EPS) {
+		set_reason(out, "%s %s above below %s", rules_metric_name(r), v, b);
+		return false;
+	}
+	out->condition = "below";
+	out->value = value;
+	out->threshold = r->below;
+	set_reason(out, "%s %s <= below %s", rules_metric_name(r), v, b);
+	return true;
+}
+
+/* stalled: the value has not changed since st->changed_ms for at least the duration. */
+static bool eval_stalled(const struct rule_conf *r, const struct rule_state *st,
+			 const struct metric_hist *h, int64_t now, struct rule_verdict *out)
+{
+	char v[48], d[32], lim[32];
+	int64_t same = now - st->changed_ms;
+
+	metric_format(r->metric, hist_last(h), v, sizeof(v));
+	fmt_dur((double)same, d, sizeof(d));
+	fmt_dur((double)r->stalled_ms, lim, sizeof(lim));
+	if (same < r->stalled_ms) {
+		set_reason(out, "%s %s unchanged for %s, stalled after %s", rules_metric_name(r), v,
+			   d, lim);
+		return false;
+	}
+	out->condition = "stalled";
+	out->value = hist_last(h);
+	out->threshold = (double)r->stalled_ms / 1000.0;
+	set_reason(out, "%s %s unchanged for %s >= stalled %s", rules_metric_name(r), v, d, lim);
+	return true;
+}
+
+static bool eval_cond(const struct rule_conf *r, const struct rule_state *st,
+		      const struct metric_hist *h, int64_t now, double mem_limit,
+		      struct rule_verdict *out)
+{
+	const char *name = rules_metric_name(r);
 	bool has_thr = r->has_min || r->has_diff || r->has_abs;
 
 	if (h->n == 0) {
@@ -421,6 +474,10 @@ static bool eval_cond(const struct rule_conf *r, const struct metric_hist *h, in
 			return true;
 		}
 	}
+	if (r->has_below && eval_below(r, h, out))
+		return true;
+	if (r->has_stalled && eval_stalled(r, st, h, now, out))
+		return true;
 	if (r->has_trend && eval_trend(r, h, now, out))
 		return true;
 	if (r->has_forecast && eval_forecast(r, h, now, mem_limit, out))
@@ -434,7 +491,16 @@ void rules_eval(const struct rule_conf *r, struct rule_state *st, const struct m
 	int need = r->for_n < 1 ? 1 : r->for_n;
 
 	memset(out, 0, sizeof(*out));
-	out->cond = eval_cond(r, h, now_mono_ms, mem_limit, out);
+	/* Every sample counts for stalled, whatever gates the rule below. */
+	if (h->n > 0) {
+		double v = hist_last(h);
+		if (!st->seen || v != st->last_value || (st->rate && v != 0)) {
+			st->seen = true;
+			st->last_value = v;
+			st->changed_ms = now_mono_ms;
+		}
+	}
+	out->cond = eval_cond(r, st, h, now_mono_ms, mem_limit, out);
 	if (out->cond) {
 		if (st->streak < INT_MAX)
 			st->streak++;

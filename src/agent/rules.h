@@ -64,13 +64,19 @@ struct rule_state {
 	int streak;            /* consecutive evaluations whose condition held */
 	int64_t last_fire_ms;  /* monotonic */
 	bool fired;            /* last_fire_ms is valid */
+	bool rate;             /* set by the caller: the values are a counter's rate, so any
+				  rate but 0 is progress (for stalled) */
+	bool seen;             /* last_value and changed_ms are valid (for stalled) */
+	double last_value;
+	int64_t changed_ms;    /* monotonic: when the value last changed, or was first seen */
 };
 
 /*
  * The outcome of one evaluation. fire: capture now. cond: the condition held
  * on this sample (fire may still be false because of `for` or cooldown).
- * condition: which part held ("abs", "diff", "min", "trend", "forecast") or
- * NULL. For min/diff/abs value is the sample, avg the ring mean, threshold the
+ * condition: which part held ("abs", "diff", "min", "below", "stalled",
+ * "trend", "forecast") or NULL. For stalled value is the sample and threshold
+ * the configured duration in seconds. For min/diff/abs value is the sample, avg the ring mean, threshold the
  * bound crossed; for trend value is the fitted slope (units per second) and
  * threshold the configured slope; for forecast value is the sample and
  * threshold the limit it will reach. reason is a sentence with the numbers,
@@ -90,6 +96,8 @@ struct rule_verdict {
  */
 void rules_eval(const struct rule_conf *r, struct rule_state *st, const struct metric_hist *h,
 		int64_t now_mono_ms, double mem_limit, struct rule_verdict *out);
+/* The rule's metric as people wrote it: "rss", or the series/path of an own metric. */
+const char *rules_metric_name(const struct rule_conf *r);
 /* The caller took the capture: starts the cooldown and resets the streak. */
 void rules_mark_fired(struct rule_state *st, int64_t now_mono_ms);
 

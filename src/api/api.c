@@ -59,6 +59,8 @@ static enum api_handler route_of(const char *url)
 	for (size_t i = 0; i < ARRAY_LEN(hs); i++)
 		if (!strcmp(url, api_handler_path(hs[i])))
 			return hs[i];
+	if (util_str_has_prefix(url, "/v1/captures/"))
+		return H_CAPTURE_ITEM;
 	return H_OTHER;
 }
 
@@ -195,13 +197,24 @@ static enum MHD_Result send_reply(struct api_server *s, struct MHD_Connection *c
 	char ra[16];
 	enum MHD_Result ret;
 
-	if (!r->body)
+	if (!r->body && !r->has_fd)
 		api_reply_error(r, 500, "no answer");
-	resp = mhd->create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
+	if (r->has_fd) /* MHD reads the file as the client takes it, and closes it */
+		resp = mhd->create_response_from_fd(r->len, r->fd);
+	else
+		resp = mhd->create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
+		if (r->has_fd)
+			close(r->fd);
 		free(r->body);
 		return MHD_NO;
 	}
+	if (r->filename) {
+		char cd[300];
+		snprintf(cd, sizeof(cd), "attachment; filename=\"%s\"", r->filename);
+		mhd->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, cd);
+	}
+	mhd->add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	mhd->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	mhd->add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	mhd->add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -224,7 +237,7 @@ static enum MHD_Result send_reply(struct api_server *s, struct MHD_Connection *c
 	return ret;
 }
 
-static void dispatch(struct api_server *s, struct api_req *q, struct api_reply *r)
+static void dispatch(struct api_server *s, struct api_req *q, const char *url, struct api_reply *r)
 {
 	switch (q->h) {
 	case H_HEALTHZ:
@@ -244,6 +257,9 @@ static void dispatch(struct api_server *s, struct api_req *q, struct api_reply *
 		break;
 	case H_ALERTS:
 		api_post_alerts(s, q->body ? q->body : "", q->len, r);
+		break;
+	case H_CAPTURE_ITEM:
+		api_get_capture_item(s, url + strlen("/v1/captures/"), r);
 		break;
 	default:
 		api_reply_error(r, 404, "no such endpoint");
@@ -285,7 +301,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	else if (q->no_room)
 		api_reply_error(&r, 503, "too many request bodies in flight; retry");
 	else
-		dispatch(s, q, &r);
+		dispatch(s, q, url, &r);
 	if (!r.content_type)
 		r.content_type = "application/json";
 	return send_reply(s, c, q, &r);

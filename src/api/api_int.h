@@ -25,7 +25,16 @@
 #define API_ALERT_PER_MIN   60
 #define API_ALERT_BURST	    30
 
-enum api_handler { H_HEALTHZ, H_METRICS, H_TARGETS, H_CAPTURES, H_ALERTS, H_OTHER, H_COUNT };
+enum api_handler {
+	H_HEALTHZ,
+	H_METRICS,
+	H_TARGETS,
+	H_CAPTURES,
+	H_ALERTS,
+	H_CAPTURE_ITEM, /* /v1/captures/{id}[/files/{name} | /report.html] */
+	H_OTHER,
+	H_COUNT
+};
 
 /* The status codes the API answers with; indexes of the request counters. */
 #define API_CODES 14
@@ -57,6 +66,9 @@ struct api_reply {
 	const char *content_type;
 	const char *allow; /* Allow header for 405 */
 	int retry_after_s; /* > 0: Retry-After header */
+	bool has_fd;	   /* send fd (len bytes) instead of body; the server closes it */
+	int fd;
+	const char *filename; /* Content-Disposition: attachment; filename=... (a plain name) */
 };
 
 /* Sets a JSON reply from w (takes its buffer). */
@@ -78,5 +90,8 @@ void api_get_targets(struct api_server *s, struct api_reply *r);
 void api_get_captures(struct api_server *s, struct api_reply *r);
 void api_post_captures(struct api_server *s, const char *body, size_t len, struct api_reply *r);
 void api_post_alerts(struct api_server *s, const char *body, size_t len, struct api_reply *r);
+
+/* api_bundle.c: one bundle; rest is the URL after "/v1/captures/". */
+void api_get_capture_item(struct api_server *s, const char *rest, struct api_reply *r);
 
 #endif

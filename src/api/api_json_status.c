@@ -85,8 +85,34 @@ static void rule_thresholds(json_t *r, char *out, size_t len)
 	}
 	if (json_object_get(r, "forecast_ms") && n < len) {
 		fmt_duration(num(r, "forecast_ms", 0), v, sizeof(v));
-		snprintf(out + n, len - n, "%sforecast %s", sep, v);
+		n += (size_t)snprintf(out + n, len - n, "%sforecast %s", sep, v);
+		sep = ", ";
 	}
+	if (json_object_get(r, "below") && n < len) {
+		fmt_metric(m, num(r, "below", 0), v, sizeof(v));
+		n += (size_t)snprintf(out + n, len - n, "%sbelow %s", sep, v);
+		sep = ", ";
+	}
+	if (json_object_get(r, "stalled_ms") && n < len) {
+		fmt_duration(num(r, "stalled_ms", 0), v, sizeof(v));
+		n += (size_t)snprintf(out + n, len - n, "%sstalled %s", sep, v);
+		sep = ", ";
+	}
+}
+
+/* One line for a JVM: its collector, threads and safepoint share, or why there are no metrics. */
+static void print_jvm(FILE *out, json_t *j)
+{
+	if (!json_is_object(j))
+		return;
+	if (!flag(j, "perfdata")) {
+		fprintf(out, "    jvm: %s\n", str(j, "status") ? str(j, "status") : "no PerfData");
+		return;
+	}
+	fprintf(out, "    jvm: %s %s, %lld live threads, %.1f%% at safepoints, %lld GCs\n",
+		str(j, "gc") ? str(j, "gc") : "?", str(j, "version") ? str(j, "version") : "",
+		(long long)num(j, "threads", 0), json_number_value(json_object_get(j, "safepoint_pct")),
+		(long long)num(j, "gc_count", 0));
 }
 
 static void print_process(FILE *out, json_t *t, json_t *p)
@@ -104,6 +130,11 @@ static void print_process(FILE *out, json_t *t, json_t *p)
 		flag(p, "capturing") ? "  [capturing]" : "");
 	if (str(p, "go_error"))
 		fprintf(out, "    go endpoint error: %s\n", str(p, "go_error"));
+	if (str(p, "locks_error"))
+		fprintf(out, "    lock graph error: %s\n", str(p, "locks_error"));
+	if (str(p, "series_error"))
+		fprintf(out, "    target series error: %s\n", str(p, "series_error"));
+	print_jvm(out, json_object_get(p, "jvm"));
 	json_object_foreach(metrics, key, v)
 	{
 		if (json_is_number(v))
@@ -113,7 +144,8 @@ static void print_process(FILE *out, json_t *t, json_t *p)
 		bool any = false;
 		for (size_t i = 0; i < json_array_size(rules); i++) {
 			json_t *r = json_array_get(rules, i), *st = json_array_get(states, i);
-			const char *rm = str(r, "metric");
+			/* A rule on the target's own series is listed under that series. */
+			const char *rm = str(r, "series") ? str(r, "series") : str(r, "metric");
 			if (!rm || strcmp(rm, key) != 0)
 				continue;
 			rule_thresholds(r, thr, sizeof(thr));

@@ -31,8 +31,10 @@ int api_code_at(int index)
 
 const char *api_handler_path(enum api_handler h)
 {
-	static const char *const p[H_COUNT] = {"/healthz",     "/metrics",   "/v1/targets",
-					       "/v1/captures", "/v1/alerts", "other"};
+	static const char *const p[H_COUNT] = {"/healthz",	   "/metrics",
+					       "/v1/targets",	   "/v1/captures",
+					       "/v1/alerts",	   "/v1/captures/{id}",
+					       "other"};
 	return p[h];
 }
 

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -46,4 +47,58 @@ int bundle_summary_read(const char *dir, struct bundle_summary *s)
 	s->nerrors = (int)json_object_size(json_object_get(m, "errors"));
 	json_decref(m);
 	return 0;
+}
+
+bool bundle_name_ok(const char *name)
+{
+	size_t n = 0;
+	if (!name || name[0] == '.' || name[0] == '\0')
+		return false;
+	for (; name[n]; n++) {
+		char c = name[n];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			  c == '.' || c == '_' || c == '-';
+		if (!ok || n >= 200)
+			return false;
+	}
+	return true;
+}
+
+int bundle_manifest_text(const char *dir, char **text, size_t *len)
+{
+	char path[PATH_MAX];
+	if (!util_snprintf(path, sizeof(path), "%s/manifest.json", dir))
+		return -ENAMETOOLONG;
+	int rc = util_read_file(path, text, len, MANIFEST_MAX_BYTES);
+	if (rc < 0)
+		return rc;
+	json_t *m = json_loadb(*text, *len, 0, NULL);
+	bool ok = json_is_object(m);
+	json_decref(m);
+	if (!ok) {
+		free(*text);
+		*text = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool bundle_manifest_lists(const char *text, size_t len, const char *name)
+{
+	if (!bundle_name_ok(name))
+		return false;
+	if (!strcmp(name, "manifest.json"))
+		return true;
+	json_t *m = json_loadb(text, len, 0, NULL), *f;
+	size_t i;
+	bool found = false;
+	json_array_foreach(json_object_get(m, "files"), i, f) {
+		const char *n = json_string_value(json_object_get(f, "name"));
+		if (n && !strcmp(n, name)) {
+			found = true;
+			break;
+		}
+	}
+	json_decref(m);
+	return found;
 }

@@ -10,26 +10,35 @@
 
 #include "capture/cmdcapture.h"
 #include "capture/go/gocapture.h"
-#include "capture/native/privhint.h"
+#include "capture/jvm/jvmcapture.h"
 #include "capture/native/flightrec.h"
+#include "capture/native/fds.h"
 #include "capture/native/heapnative.h"
+#include "capture/native/locks.h"
 #include "capture/native/perf.h"
+#include "capture/native/privhint.h"
 #include "capture/native/stacks.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
 /* Picks the module for a kind on this kind of target; NULL when none applies. */
-static capture_fn pick(enum capture_kind k, bool go)
+static capture_fn pick(enum capture_kind k, bool go, bool jvm)
 {
 	switch (k) {
 	case K_STACKS:
 		return stacks_capture;
 	case K_CPU:
-		return go ? go_capture : perf_capture;
+		return go ? go_capture : jvm ? jvm_capture : perf_capture;
 	case K_HEAP:
-		return go ? go_capture : heapnative_capture;
+		return go ? go_capture : jvm ? jvm_capture : heapnative_capture;
+	case K_HEAP_DUMP:
+		return jvm ? jvm_capture : NULL;
 	case K_COMMAND:
 		return command_capture;
+	case K_LOCKS:
+		return locks_capture;
+	case K_FDS:
+		return fds_capture;
 	case K_GOROUTINES:
 	case K_ALLOCS:
 	case K_BLOCK:
@@ -47,13 +56,17 @@ int capture_run_item(struct capture_ctx *ctx, const struct capture_item *item)
 {
 	const char *kind = capture_kind_name(item->kind);
 	bool go = ctx->go_url != NULL;
-	capture_fn fn = pick(item->kind, go);
+	capture_fn fn = pick(item->kind, go, ctx->jvm);
 	char err[1024] = "";
 	int64_t t0 = util_mono_ms();
 	int rc;
 
 	if (!fn) {
-		bundle_add_error(ctx->bundle, kind, "%s needs a Go target (go.url)", kind);
+		if (capture_kind_jvm_only(item->kind))
+			bundle_add_error(ctx->bundle, kind, "%s needs a JVM target: pid %d is not a HotSpot JVM%s",
+					 kind, (int)ctx->pid, go ? " (the target is a Go one)" : "");
+		else
+			bundle_add_error(ctx->bundle, kind, "%s needs a Go target (go.url)", kind);
 		return -EINVAL;
 	}
 	rc = fn(ctx, item, err, sizeof(err));
@@ -67,6 +80,13 @@ int capture_run_item(struct capture_ctx *ctx, const struct capture_item *item)
 	/* Go heaps too: LazyFree in smaps_rollup explains RSS the heap profile does not */
 	if (item->kind == K_HEAP && go && ctx->pid > 0)
 		heapnative_rollup(ctx);
+	/* On a JVM, stacks also carries the JVM's own thread dump (names, states, monitors). */
+	if (item->kind == K_STACKS && ctx->jvm) {
+		char jerr[1024] = "";
+		int jrc = jvm_capture(ctx, item, jerr, sizeof(jerr));
+		if (jrc < 0)
+			bundle_add_error(ctx->bundle, "threads", "%s", jerr[0] ? jerr : strerror(-jrc));
+	}
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, sizeof(err), "%s", strerror(-rc));
@@ -224,8 +244,10 @@ static int item_order(const struct capture_item *it, bool go)
 {
 	switch (it->kind) {
 	case K_STACKS: return 0;
+	case K_LOCKS: return 0;
 	case K_GOROUTINES: return 1;
 	case K_HEAP: return go ? 2 : 5;
+	case K_HEAP_DUMP: return 3;
 	case K_COMMAND: return 4;
 	case K_CPU:
 	case K_TRACE: return 5;
@@ -278,6 +300,7 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 		.target_name = job->target,
 		.go_url = job->go_url,
 		.heap_baseline_dir = job->baseline_dir,
+		.jvm = !job->go_url && !job->jvm_off && jvm_capture_applies(job->proc.pid),
 		.stop = stop,
 		.comm = job->proc.comm,
 	};

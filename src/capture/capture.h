@@ -25,6 +25,7 @@ struct capture_job {
 	char *parent_dir;             /* bundle goes to PARENT/ID */
 	char *go_url;                 /* NULL for native */
 	char *baseline_dir;           /* per-process baseline dir or NULL */
+	bool jvm_off;                 /* the target says jvm: false */
 	struct capture_list items;    /* owned copy */
 	struct bundle_process proc;   /* strings owned */
 	struct bundle_trigger trig;   /* strings and arrays owned */

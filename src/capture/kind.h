@@ -20,6 +20,7 @@ struct capture_ctx {
 	const char *target_name;           /* for log lines; may be NULL */
 	const char *go_url;                /* NULL for native targets */
 	const char *heap_baseline_dir;     /* per-process baseline dir, may be NULL */
+	bool jvm;                          /* a HotSpot JVM (and not jvm: false): JVM variants apply */
 	volatile sig_atomic_t *stop;       /* set on shutdown: finish early */
 	const char *comm;                  /* comm when the job began (exec race hints); may be NULL */
 };

@@ -15,17 +15,27 @@
 static void capture_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: hound capture -p PID [-k KIND[,KIND..]] [-d DURATION] [-o DIR] [--go-url URL]\n\n"
-		"Captures one bundle of process PID now and prints its directory.\n\n"
+		"usage: hound capture -p PID [-k KIND[,KIND..]] [-d DURATION] [-o DIR] [--go-url URL]\n"
+		"       hound capture --agent ADDR -p PID [-t TARGET] [-k KIND[,KIND..]] [-d DURATION]\n"
+		"                     [-o DIR] [--token-file FILE] [--wait DURATION]\n\n"
+		"Captures one bundle of process PID now and prints its directory.\n"
+		"With --agent, the running agent at ADDR (its api.listen) captures it, as\n"
+		"POST /v1/captures would, with its privileges and the target's settings; the\n"
+		"bundle is then downloaded into DIR, each file checked against its sha256.\n\n"
 		"  -p, --pid PID         the process\n"
 		"  -k, --kind KINDS      comma-separated capture kinds (default: stacks,heap):\n"
-		"                        stacks cpu heap, and with --go-url also goroutines allocs\n"
-		"                        block mutex threadcreate trace\n"
+		"                        stacks cpu heap locks fds, and with --go-url also goroutines\n"
+		"                        allocs block mutex threadcreate trace; on a JVM also\n"
+		"                        heap_dump (stacks, heap and cpu then use the JVM's attach socket)\n"
 		"  -d, --duration D      duration of cpu, native heap and trace captures\n"
 		"                        (default 10s / 10s / 5s)\n"
 		"  -o, --output DIR      where the bundle directory goes (default: .)\n"
 		"      --go-url URL      the process serves net/http/pprof at URL\n"
 		"      --log-level L     debug, info, warn (default) or error\n"
+		"      --agent ADDR      ask the agent at ADDR (HOST:PORT or URL) to capture\n"
+		"  -t, --target NAME     with --agent: the target (default: the one watching PID)\n"
+		"      --token-file FILE with --agent: send this bearer token\n"
+		"      --wait D          with --agent: how long to wait for the bundle (default 10m)\n"
 		"  -h, --help            this text\n\n"
 		"Exit status: 0 bundle written with at least one kind captured (kinds that\n"
 		"failed are listed in its manifest errors), 1 no kind succeeded, the bundle\n"
@@ -54,6 +64,31 @@ static int parse_kinds(const char *s, int64_t duration_ms, struct capture_list *
 	return out->n ? 0 : -EINVAL;
 }
 
+static int capture_agent(const char *agent, const char *target, const char *token_file,
+			 const char *kinds, long pid, int64_t duration_ms, int64_t wait_ms,
+			 const char *outdir)
+{
+	char *auth = NULL;
+	if (token_file && !(auth = cmd_token_header(token_file)))
+		return EXIT_USAGE;
+	struct capture_remote r = {
+	    .addr = agent,
+	    .auth = auth,
+	    .target = target,
+	    .kinds = kinds,
+	    .outdir = outdir,
+	    .pid = pid,
+	    .duration_ms = duration_ms,
+	    .wait_ms = wait_ms,
+	};
+	int rc = capture_remote_run(&r);
+	if (auth) {
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+	}
+	return rc;
+}
+
 int cmd_capture(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -63,17 +98,23 @@ int cmd_capture(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"go-url", required_argument, NULL, 'g'},
 		{"log-level", required_argument, NULL, 'L'},
+		{"agent", required_argument, NULL, 'A'},
+		{"target", required_argument, NULL, 't'},
+		{"token-file", required_argument, NULL, 'T'},
+		{"wait", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *kinds = "stacks,heap", *outdir = ".", *go_url = NULL;
-	int64_t duration_ms = 0;
+	const char *agent = NULL, *target = NULL, *token_file = NULL;
+	bool kinds_set = false;
+	int64_t duration_ms = 0, wait_ms = 10 * 60 * 1000;
 	enum log_level lvl = LOG_WARN;
 	long pid = 0;
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "p:k:d:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:k:d:o:t:h", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
 		case 'p':
@@ -85,6 +126,22 @@ int cmd_capture(int argc, char **argv)
 			break;
 		case 'k':
 			kinds = optarg;
+			kinds_set = true;
+			break;
+		case 'A':
+			agent = optarg;
+			break;
+		case 't':
+			target = optarg;
+			break;
+		case 'T':
+			token_file = optarg;
+			break;
+		case 'W':
+			if (units_parse_duration(optarg, &wait_ms, NULL) < 0 || wait_ms <= 0) {
+				fprintf(stderr, "hound capture: --wait needs a duration like 10m, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'd':
 			if (units_parse_duration(optarg, &duration_ms, NULL) < 0 || duration_ms <= 0) {
@@ -117,6 +174,13 @@ int cmd_capture(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_setup(LOG_FMT_LOGFMT, lvl);
+	if (!agent && (target || token_file)) {
+		fprintf(stderr, "hound capture: -t and --token-file go with --agent\n");
+		return EXIT_USAGE;
+	}
+	if (agent)
+		return capture_agent(agent, target, token_file, kinds_set ? kinds : NULL, pid,
+				     duration_ms, wait_ms, outdir);
 
 	struct capture_job *job = capture_job_new("manual", outdir);
 	char bad[64] = "";
@@ -138,7 +202,8 @@ int cmd_capture(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < job->items.n; i++) {
-		if (!go_url && !capture_kind_native(job->items.items[i].kind)) {
+		enum capture_kind k = job->items.items[i].kind;
+		if (!go_url && !capture_kind_native(k) && !capture_kind_jvm_only(k)) {
 			fprintf(stderr, "hound capture: kind '%s' needs --go-url\n",
 				capture_kind_name(job->items.items[i].kind));
 			capture_job_free(job);

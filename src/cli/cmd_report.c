@@ -13,15 +13,23 @@
 #include "report/cpusummary.h"
 #include "report/gosummary.h"
 #include "report/memsummary.h"
+#include "report/jvmsummary.h"
+#include "report/report_html.h"
 #include "report/stacksummary.h"
 
 static void report_usage(FILE *out)
 {
-	fprintf(out, "usage: hound report BUNDLE_DIR\n\n"
-		     "Prints a summary of a bundle: why it was taken, the process, the files and\n"
-		     "their sizes, the capture errors, the top heap growth, the busiest functions\n"
-		     "of CPU profiles, the largest goroutine and thread groups and the first\n"
-		     "stacks.\n");
+	fprintf(out, "usage: hound report BUNDLE_DIR\n"
+		     "       hound report --html BUNDLE_DIR [-o FILE]\n\n"
+		     "Prints a summary of a bundle: why it was taken and the process, then the\n"
+		     "findings (capture errors, RSS that is freed memory, who holds memory by code\n"
+		     "and the top heap growth, the busiest functions of CPU profiles, locks, fds,\n"
+		     "the largest goroutine and thread groups (a JVM's threads by state and top\n"
+		     "application frame), the first stacks), then the files and their sizes.\n\n"
+		     "  --html       write one self-contained HTML page instead: the same, with the\n"
+		     "               metric's history as a chart and an interactive flame graph\n"
+		     "               (click to zoom, search) for every profile of the bundle\n"
+		     "  -o FILE      write the page to FILE instead of standard output\n");
 }
 
 static const char *str(json_t *o, const char *key)
@@ -43,17 +51,64 @@ static void print_section(const char *dir, const char *name, const char *title, 
 	fclose(f);
 }
 
+/* The page for a bundle, to outfile (atomically: a reader never sees half a page) or stdout. */
+static int report_html(const char *dir, const char *outfile)
+{
+	char err[512], tmp[PATH_MAX];
+	FILE *out = stdout;
+	if (outfile) {
+		if (!util_snprintf(tmp, sizeof(tmp), "%s.tmp", outfile) || !(out = fopen(tmp, "w"))) {
+			fprintf(stderr, "hound report: cannot create %s: %s\n", outfile, strerror(errno));
+			return EXIT_RUNTIME;
+		}
+	}
+	int rc = report_html_write(dir, out, err, sizeof(err));
+	if (outfile) {
+		if (fclose(out) != 0 && rc == 0)
+			rc = util_err(err, sizeof(err), -errno, "%s: %s", tmp, strerror(errno));
+		if (rc == 0 && rename(tmp, outfile) < 0)
+			rc = util_err(err, sizeof(err), -errno, "rename %s: %s", outfile, strerror(errno));
+		if (rc < 0)
+			unlink(tmp);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "hound report: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
 int cmd_report(int argc, char **argv)
 {
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		report_usage(stdout);
-		return EXIT_OK;
+	const char *dir = NULL, *outfile = NULL;
+	bool html = false;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			report_usage(stdout);
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "--html")) {
+			html = true;
+		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			outfile = argv[++i];
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			fprintf(stderr, "hound report: unknown option %s\n", argv[i]);
+			report_usage(stderr);
+			return EXIT_USAGE;
+		} else if (!dir) {
+			dir = argv[i];
+		} else {
+			report_usage(stderr);
+			return EXIT_USAGE;
+		}
 	}
-	if (argc != 2) {
+	if (!dir || (outfile && !html)) {
+		if (outfile)
+			fprintf(stderr, "hound report: -o goes with --html\n");
 		report_usage(stderr);
 		return EXIT_USAGE;
 	}
-	const char *dir = argv[1];
+	if (html)
+		return report_html(dir, outfile);
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s/manifest.json", dir);
 	json_error_t jerr;
@@ -105,12 +160,7 @@ int cmd_report(int argc, char **argv)
 		printf("  (%s)\n", str(trig, "metric"));
 	}
 
-	printf("\nfiles:\n");
-	size_t i;
-	json_t *f;
-	json_array_foreach(json_object_get(m, "files"), i, f)
-		printf("  %-22s %-10s %10lld bytes  %s\n", str(f, "name"), str(f, "kind"),
-		       json_integer_value(json_object_get(f, "bytes")), str(f, "format"));
+	/* The findings first (what failed, what grew, what burned), then the inventory. */
 	json_t *errs = json_object_get(m, "errors");
 	if (json_object_size(errs) > 0) {
 		printf("\nerrors:\n");
@@ -118,14 +168,6 @@ int cmd_report(int argc, char **argv)
 		json_t *v;
 		json_object_foreach(errs, k, v) printf("  %-12s %s\n", k, json_string_value(v));
 	}
-	json_t *notes = json_object_get(m, "notes");
-	if (json_object_size(notes) > 0) {
-		printf("\nnotes:\n");
-		const char *k;
-		json_t *v;
-		json_object_foreach(notes, k, v) printf("  %-12s %s\n", k, json_string_value(v));
-	}
-
 	snprintf(path, sizeof(path), "%s/smaps_rollup.txt", dir);
 	if (access(path, R_OK) == 0) {
 		char vars[PATH_MAX];
@@ -158,11 +200,19 @@ int cmd_report(int argc, char **argv)
 		if (cpusummary_print(path, stdout, 10) < 0)
 			printf("  (not a readable profile)\n");
 	}
+	print_section(dir, "locks.txt", "threads waiting on locks, deadlock cycles first", 20);
+	print_section(dir, "fds.txt", "open files by what they point to", 12);
 	snprintf(path, sizeof(path), "%s/goroutines.txt", dir);
 	if (access(path, R_OK) == 0) {
 		printf("\nlargest goroutine groups (goroutines.txt):\n");
 		if (gosummary_print(path, stdout, 8) < 0)
 			printf("  (no goroutine in the dump)\n");
+	}
+	snprintf(path, sizeof(path), "%s/threads.txt", dir);
+	if (access(path, R_OK) == 0) {
+		printf("\nJava threads by state and top application frame (threads.txt):\n");
+		if (jvmsummary_print(path, stdout, 10) < 0)
+			printf("  (no thread in the dump)\n");
 	}
 	snprintf(path, sizeof(path), "%s/stacks.txt", dir);
 	if (access(path, R_OK) == 0) {
@@ -171,6 +221,20 @@ int cmd_report(int argc, char **argv)
 			printf("  (no thread in the file)\n");
 	}
 	print_section(dir, "stacks.txt", "stacks, first lines", 25);
+	printf("\nfiles:\n");
+	size_t i;
+	json_t *f;
+	json_array_foreach(json_object_get(m, "files"), i, f)
+		printf("  %-22s %-10s %10lld bytes  %s\n", str(f, "name"), str(f, "kind"),
+		       json_integer_value(json_object_get(f, "bytes")), str(f, "format"));
+	json_t *notes = json_object_get(m, "notes");
+	if (json_object_size(notes) > 0) {
+		printf("\nnotes:\n");
+		const char *k;
+		json_t *v;
+		json_object_foreach(notes, k, v) printf("  %-12s %s\n", k, json_string_value(v));
+	}
+
 	json_decref(m);
 	return EXIT_OK;
 }

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "lib/fdbudget.h"
 #include "lib/log.h"
+#include "report/report_html.h"
 
 static void run_usage(FILE *out)
 {
@@ -114,6 +115,7 @@ int cmd_run(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	agent_add_service(a, api_agent_service());
+	api_set_report_renderer(report_html_write);
 	int rc = agent_run(a);
 	agent_free(a);
 	return rc;

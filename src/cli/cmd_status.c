@@ -33,7 +33,7 @@ static void usage(FILE *out)
 }
 
 /* The URL base for a listen address; a wildcard listener is reached on loopback. */
-static char *base_url(const char *addr)
+char *cmd_base_url(const char *addr)
 {
 	if (addr[0] == ':')
 		return xasprintf("http://127.0.0.1%s", addr);
@@ -101,13 +101,13 @@ static int fetch(http_client *hc, const char *base, const char *path, const char
 	return rc;
 }
 
-static char *read_token_header(const char *file)
+char *cmd_token_header(const char *file)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	int rc = util_read_file(file, &buf, &len, 4096);
 	if (rc < 0) {
-		fprintf(stderr, "hound status: cannot read token file %s: %s\n", file,
+		fprintf(stderr, "hound: cannot read token file %s: %s\n", file,
 			strerror(-rc));
 		return NULL;
 	}
@@ -161,7 +161,7 @@ int cmd_status(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (token_file && !(auth = read_token_header(token_file)))
+	if (token_file && !(auth = cmd_token_header(token_file)))
 		goto out;
 	if (addr_opt)
 		addr = xstrdup(addr_opt);
@@ -172,7 +172,7 @@ int cmd_status(int argc, char **argv)
 	}
 	if (!addr)
 		addr = xstrdup(DEFAULT_ADDR);
-	base = base_url(addr);
+	base = cmd_base_url(addr);
 	if (http_client_new(&hc) < 0) {
 		fprintf(stderr, "hound status: cannot create an HTTP client\n");
 		goto out;

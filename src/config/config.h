@@ -28,6 +28,17 @@ struct capture_list {
 	size_t n;
 };
 
+/*
+ * A rule on the target's own numbers: `metric: {prometheus: 'NAME{l="v"}'}`
+ * (every matching series summed; counters as a per-second rate) or
+ * `metric: {expvar: a.b.c}`, read from url (default go.metrics, or
+ * go.url/debug/vars).
+ */
+struct own_metric {
+	char *query;          /* the series selector or the expvar path, NULL for built-in metrics */
+	char *url;            /* NULL: the target's go.metrics / go.url */
+};
+
 struct rule_conf {
 	char *name;
 	enum metric_id metric;
@@ -41,6 +52,11 @@ struct rule_conf {
 	double trend_slope;   /* metric units per second */
 	bool has_forecast;
 	int64_t forecast_ms;
+	bool has_below;
+	double below;         /* fires when the value is at or under it */
+	bool has_stalled;
+	int64_t stalled_ms;   /* fires when the value has not changed for this long */
+	struct own_metric own; /* metric is M_PROMETHEUS or M_EXPVAR: which series */
 	struct capture_list capture;
 	struct src_pos pos;
 };
@@ -70,6 +86,8 @@ struct target_conf {
 	struct selector_conf match;
 	char *go_url;         /* NULL unless go: */
 	char *go_metrics;     /* NULL unless go.metrics */
+	bool jvm_off;         /* jvm: false: never treated as a JVM */
+	bool jvm_on;          /* jvm: true: also keep what attaching to another uid's JVM needs */
 	struct rule_conf *rules;
 	size_t nrules;
 	int max_captures;     /* limits.max_captures, default 6 */

@@ -150,7 +150,17 @@ static void print_rule(FILE *f, const struct rule_conf *r)
 	enum metric_unit u = metric_info(r->metric)->unit;
 
 	fprintf(f, "      - name: %s\n", r->name);
-	fprintf(f, "        metric: %s\n", metric_info(r->metric)->name);
+	if (r->own.query) {
+		fprintf(f, "        metric: {%s: ", metric_info(r->metric)->name);
+		put_str(f, r->own.query, true);
+		if (r->own.url) {
+			fputs(", url: ", f);
+			put_str(f, r->own.url, true);
+		}
+		fputs("}\n", f);
+	} else {
+		fprintf(f, "        metric: %s\n", metric_info(r->metric)->name);
+	}
 	if (r->has_min)
 		metric_value(f, 8, "min", r->metric, r->min);
 	if (r->has_diff) {
@@ -177,6 +187,10 @@ static void print_rule(FILE *f, const struct rule_conf *r)
 	}
 	if (r->has_forecast)
 		kv_dur(f, 8, "forecast", r->forecast_ms);
+	if (r->has_below)
+		metric_value(f, 8, "below", r->metric, r->below);
+	if (r->has_stalled)
+		kv_dur(f, 8, "stalled", r->stalled_ms);
 	fputs("        capture: ", f);
 	put_captures(f, &r->capture);
 	fputc('\n', f);
@@ -213,6 +227,8 @@ static void print_target(FILE *f, const struct target_conf *t)
 	}
 	fprintf(f, "    limits:\n      max_captures: %d\n", t->max_captures);
 	kv_dur(f, 6, "window", t->limit_window_ms);
+	if (t->jvm_off || t->jvm_on)
+		fprintf(f, "    jvm: %s\n", t->jvm_on ? "true" : "false");
 	if (t->flight_recorder.enabled) {
 		units_format_number(t->flight_recorder.rate_hz, b, sizeof(b));
 		fprintf(f, "    flight_recorder:\n      rate: %sHz\n", b);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config/config_int.h"
+#include "lib/ownquery.h"
 #include "lib/units.h"
 #include "lib/util.h"
 
@@ -208,9 +209,11 @@ void cfg_capture_list(struct cfg *x, const char *key, yaml_node_t *n, int go,
 		if (capture_item(x, item, it)) {
 			const char *kn = capture_kind_name(it->kind);
 			out->n++;
-			if (go == 0 && !capture_kind_native(it->kind))
+			if (go == 0 && !capture_kind_native(it->kind) && !capture_kind_jvm_only(it->kind))
 				cfg_error(x, item,
 					  "'%s' needs a Go target: set go.url for this target", kn);
+			if (go == 1 && capture_kind_jvm_only(it->kind))
+				cfg_error(x, item, "'%s' needs a JVM target, not a Go one (go.url is set)", kn);
 			for (size_t j = 0; it->kind != K_COMMAND && j + 1 < out->n; j++)
 				if (out->items[j].kind == it->kind) {
 					cfg_error(x, item, "'%s' is listed twice", kn);
@@ -352,15 +355,62 @@ enum {
 	R_TREND,
 	R_FORECAST,
 	R_CAPTURE,
+	R_BELOW,
+	R_STALLED,
 	R_N
 };
-static const char *const rule_keys[R_N] = {"name", "metric",   "min",	"diff",	    "abs",
-					   "for",  "cooldown", "trend", "forecast", "capture"};
+static const char *const rule_keys[R_N] = {"name",     "metric",  "min",   "diff",
+					   "abs",      "for",     "cooldown", "trend",
+					   "forecast", "capture", "below", "stalled"};
 
 static void metric_names(const char **names)
 {
 	for (int i = 0; i < M_COUNT; i++)
 		names[i] = metric_info((enum metric_id)i)->name;
+}
+
+static const char *const own_keys[] = {"prometheus", "expvar", "url"};
+
+/* metric: {prometheus: 'NAME{label="v"}', url: URL} or {expvar: a.b.c, url: URL}. 0 or -1. */
+static int own_metric(struct cfg *x, yaml_node_t *n, struct target_conf *t, struct rule_conf *r)
+{
+	yaml_node_t *v[3];
+	size_t m = cfg_push(x, "metric");
+	int rc = -1;
+
+	if (!cfg_map(x, n, own_keys, 3, v))
+		goto out;
+	if (!v[0] == !v[1]) {
+		cfg_error(x, n, "expected one of prometheus: 'NAME{label=\"v\"}' or expvar: a.b.c");
+		goto out;
+	}
+	r->metric = v[0] ? M_PROMETHEUS : M_EXPVAR;
+	if (cfg_str(x, v[0] ? "prometheus" : "expvar", v[0] ? v[0] : v[1], &r->own.query) <= 0)
+		goto out;
+	const char *why = NULL;
+	if (r->metric == M_PROMETHEUS ? ownquery_check_selector(r->own.query, &why) < 0
+				      : ownquery_check_path(r->own.query, &why) < 0) {
+		bad_at(x, v[0] ? "prometheus" : "expvar", v[0] ? v[0] : v[1], "'%s': %s",
+		       r->own.query, why);
+		goto out;
+	}
+	if (cfg_str(x, "url", v[2], &r->own.url) > 0 && strncmp(r->own.url, "http://", 7) != 0 &&
+	    strncmp(r->own.url, "https://", 8) != 0) {
+		bad_at(x, "url", v[2], "expected a URL starting with http:// or https://");
+		goto out;
+	}
+	if (!r->own.url && r->metric == M_PROMETHEUS && !t->go_metrics) {
+		cfg_error(x, n, "no endpoint to read it from: add url: or set go.metrics");
+		goto out;
+	}
+	if (!r->own.url && r->metric == M_EXPVAR && (!t->go_url || !t->go_url[0])) {
+		cfg_error(x, n, "no endpoint to read it from: add url: or set go.url");
+		goto out;
+	}
+	rc = 0;
+out:
+	cfg_pop(x, m);
+	return rc;
 }
 
 void cfg_rule(struct cfg *x, yaml_node_t *n, struct target_conf *t, struct rule_conf *r)
@@ -393,6 +443,11 @@ void cfg_rule(struct cfg *x, yaml_node_t *n, struct target_conf *t, struct rule_
 	}
 	if (!v[R_METRIC]) {
 		cfg_missing(x, n, "metric");
+	} else if (v[R_METRIC]->type == YAML_MAPPING_NODE) {
+		if (own_metric(x, v[R_METRIC], t, r) == 0) {
+			mi = metric_info(r->metric);
+			/* No per-process history slot: a target's own series is kept per rule. */
+		}
 	} else if (cfg_str(x, "metric", v[R_METRIC], &metric) > 0) {
 		int id = metric_by_name(metric);
 		if (id < 0) {
@@ -406,6 +461,9 @@ void cfg_rule(struct cfg *x, yaml_node_t *n, struct target_conf *t, struct rule_
 			else
 				cfg_error(x, v[R_METRIC], "unknown metric '%s'", metric);
 			cfg_pop(x, m);
+		} else if (id == M_PROMETHEUS || id == M_EXPVAR) {
+			bad_at(x, "metric", v[R_METRIC],
+			       "name the series: {prometheus: 'NAME{label=\"v\"}'} or {expvar: a.b.c}");
 		} else {
 			r->metric = (enum metric_id)id;
 			mi = metric_info(r->metric);
@@ -415,9 +473,12 @@ void cfg_rule(struct cfg *x, yaml_node_t *n, struct target_conf *t, struct rule_
 				    x, "metric", v[R_METRIC],
 				    "'%s' is read from go.metrics: set go.metrics for this target",
 				    metric);
-			else if (mi->go && !t->go_url)
+			else if (mi->go && !t->go_url && !(metric_jvm(r->metric) && !t->jvm_off))
 				bad_at(x, "metric", v[R_METRIC],
-				       "'%s' is a Go metric: set go.url for this target", metric);
+				       metric_jvm(r->metric)
+					   ? "'%s' comes from a Go or JVM runtime: set go.url, or drop jvm: false"
+					   : "'%s' is a Go metric: set go.url for this target",
+				       metric);
 		}
 	}
 	if (mi) {
@@ -444,13 +505,29 @@ void cfg_rule(struct cfg *x, yaml_node_t *n, struct target_conf *t, struct rule_
 		else if (r->forecast_ms < 1000)
 			bad_at(x, "forecast", v[R_FORECAST], "must be at least 1s");
 	}
-	if (!v[R_DIFF] && !v[R_ABS] && !v[R_TREND] && !v[R_FORECAST])
+	if (mi && (r->has_below = metric_value(x, "below", v[R_BELOW], mi->unit, &r->below) > 0) &&
+	    v[R_MIN])
+		bad_at(x, "below", v[R_BELOW],
+		       "below and min contradict: min keeps a rule from firing under it");
+	if (cfg_duration(x, "stalled", v[R_STALLED], &r->stalled_ms) > 0) {
+		r->has_stalled = true;
+		if (r->stalled_ms < 1000)
+			bad_at(x, "stalled", v[R_STALLED], "must be at least 1s");
+	}
+	if (!v[R_DIFF] && !v[R_ABS] && !v[R_TREND] && !v[R_FORECAST] && !v[R_BELOW] &&
+	    !v[R_STALLED])
 		cfg_error(x, n,
-			  v[R_MIN] ? "min alone never fires: add diff, abs, trend or forecast"
-				   : "needs a condition: diff, abs, trend or forecast");
+			  v[R_MIN] ? "min alone never fires: add diff, abs, below, stalled, trend "
+				     "or forecast"
+				   : "needs a condition: diff, abs, below, stalled, trend or forecast");
 	if (!v[R_CAPTURE])
 		cfg_missing(x, n, "capture");
 	else
 		cfg_capture_list(x, "capture", v[R_CAPTURE], t->go_url != NULL, &r->capture);
+	for (size_t i = 0; t->jvm_off && i < r->capture.n; i++)
+		if (capture_kind_jvm_only(r->capture.items[i].kind))
+			bad_at(x, "capture", v[R_CAPTURE],
+			       "'%s' needs a JVM target: this target has jvm: false",
+			       capture_kind_name(r->capture.items[i].kind));
 	free(metric);
 }

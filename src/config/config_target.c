@@ -39,6 +39,8 @@ void cfg_free_target(struct target_conf *t)
 	free(t->go_metrics);
 	for (size_t i = 0; i < t->nrules; i++) {
 		free(t->rules[i].name);
+		free(t->rules[i].own.query);
+		free(t->rules[i].own.url);
 		capture_list_fini(&t->rules[i].capture);
 	}
 	free(t->rules);
@@ -177,9 +179,9 @@ static void flight(struct cfg *x, yaml_node_t *n, struct flight_recorder_conf *f
 	cfg_pop(x, mark);
 }
 
-enum { T_NAME, T_MATCH, T_GO, T_RULES, T_LIMITS, T_FLIGHT, T_N };
+enum { T_NAME, T_MATCH, T_GO, T_RULES, T_LIMITS, T_FLIGHT, T_JVM, T_N };
 static const char *const target_keys[T_N] = {"name",  "match",	"go",
-					     "rules", "limits", "flight_recorder"};
+					     "rules", "limits", "flight_recorder", "jvm"};
 
 static void target(struct cfg *x, yaml_node_t *n, struct target_conf *t)
 {
@@ -225,6 +227,13 @@ static void target(struct cfg *x, yaml_node_t *n, struct target_conf *t)
 		go(x, v[T_GO], t);
 	if (v[T_LIMITS])
 		limits(x, v[T_LIMITS], t);
+	if (v[T_JVM]) {
+		bool on = true;
+		if (cfg_bool(x, "jvm", v[T_JVM], &on) > 0) {
+			t->jvm_off = !on;
+			t->jvm_on = on;
+		}
+	}
 	if (v[T_FLIGHT])
 		flight(x, v[T_FLIGHT], &t->flight_recorder);
 	if (!v[T_RULES])

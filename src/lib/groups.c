@@ -29,8 +29,30 @@ void groups_add(struct group_keys *k, char *key)
 	k->keys[k->n++] = key;
 }
 
+/* Adapts a plain printer to groups_print_all. */
+struct plain {
+	void (*print)(FILE *out, const struct group *g, size_t total);
+};
+
+static void print_plain(FILE *out, const struct group *g, size_t total, const struct group *all,
+			size_t nall, void *arg)
+{
+	(void)all;
+	(void)nall;
+	((struct plain *)arg)->print(out, g, total);
+}
+
 int groups_print(struct group_keys *k, FILE *out, size_t n, const char *what, const char *how,
 		 void (*print)(FILE *out, const struct group *g, size_t total))
+{
+	struct plain pl = {print};
+	return groups_print_all(k, out, n, what, how, print_plain, &pl);
+}
+
+int groups_print_all(struct group_keys *k, FILE *out, size_t n, const char *what, const char *how,
+		     void (*print)(FILE *out, const struct group *g, size_t total,
+				   const struct group *all, size_t nall, void *arg),
+		     void *arg)
 {
 	int rc = -EINVAL;
 	if (k->n > 0) {
@@ -46,7 +68,7 @@ int groups_print(struct group_keys *k, FILE *out, size_t n, const char *what, co
 		qsort(g, ng, sizeof(*g), by_count);
 		fprintf(out, "  %zu %s in %zu groups (%s)\n", k->n, what, ng, how);
 		for (size_t i = 0; i < n && i < ng; i++)
-			print(out, &g[i], k->n);
+			print(out, &g[i], k->n, g, ng, arg);
 		free(g);
 		rc = 0;
 	}

@@ -27,4 +27,13 @@ void groups_add(struct group_keys *k, char *key);
 int groups_print(struct group_keys *k, FILE *out, size_t n, const char *what, const char *how,
 		 void (*print)(FILE *out, const struct group *g, size_t total));
 
+/*
+ * The same, with every group (largest first) passed to print, for labels that
+ * depend on what the other groups hold; arg is passed through.
+ */
+int groups_print_all(struct group_keys *k, FILE *out, size_t n, const char *what, const char *how,
+		     void (*print)(FILE *out, const struct group *g, size_t total,
+				   const struct group *all, size_t nall, void *arg),
+		     void *arg);
+
 #endif

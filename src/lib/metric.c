@@ -25,6 +25,11 @@ static const struct metric_info metrics[M_COUNT] = {
 	[M_GC_PAUSE] = {"gc_pause", UNIT_SECONDS, true, false},
 	[M_GC_CPU] = {"gc_cpu", UNIT_PERCENT, true, false},
 	[M_SERIES] = {"series", UNIT_COUNT, true, true},
+	[M_DEADLOCKED] = {"deadlocked", UNIT_COUNT, false, false},
+	[M_LOCK_WAIT] = {"lock_wait", UNIT_SECONDS, false, false},
+	[M_PROMETHEUS] = {"prometheus", UNIT_COUNT, false, false},
+	[M_EXPVAR] = {"expvar", UNIT_COUNT, false, false},
+	[M_HEAP_LIVE] = {"heap_live", UNIT_BYTES, true, false},
 };
 
 const struct metric_info *metric_info(enum metric_id id)
@@ -67,7 +72,11 @@ void metric_format(enum metric_id id, double v, char *buf, unsigned len)
 		snprintf(buf, len, "%.1f%%", v);
 		break;
 	case UNIT_COUNT:
-		snprintf(buf, len, "%.0f", v);
+		/* A target's own series may be a rate or a fraction: keep what is not whole. */
+		if (v == floor(v) || fabs(v) >= 1e6)
+			snprintf(buf, len, "%.0f", v);
+		else
+			snprintf(buf, len, "%.4g", v);
 		break;
 	case UNIT_MS_PER_S:
 		snprintf(buf, len, "%.1fms/s", v);
@@ -92,6 +101,9 @@ static const char *const kind_names[K_COUNT] = {
 	[K_THREADCREATE] = "threadcreate",
 	[K_TRACE] = "trace",
 	[K_COMMAND] = "command",
+	[K_LOCKS] = "locks",
+	[K_FDS] = "fds",
+	[K_HEAP_DUMP] = "heap_dump",
 };
 
 const char *capture_kind_name(enum capture_kind k)
@@ -109,10 +121,21 @@ int capture_kind_by_name(const char *name)
 
 bool capture_kind_native(enum capture_kind k)
 {
-	return k == K_STACKS || k == K_CPU || k == K_HEAP || k == K_COMMAND;
+	return k == K_STACKS || k == K_CPU || k == K_HEAP || k == K_COMMAND || k == K_LOCKS ||
+	       k == K_FDS;
 }
 
 bool capture_kind_has_duration(enum capture_kind k)
 {
 	return k == K_CPU || k == K_TRACE || k == K_HEAP;
+}
+
+bool capture_kind_jvm_only(enum capture_kind k)
+{
+	return k == K_HEAP_DUMP;
+}
+
+bool metric_jvm(enum metric_id id)
+{
+	return id == M_HEAP_INUSE || id == M_HEAP_LIVE || id == M_GC_PAUSE || id == M_GC_CPU;
 }

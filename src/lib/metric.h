@@ -23,6 +23,11 @@ enum metric_id {
 	M_GC_PAUSE,     /* seconds (Go) */
 	M_GC_CPU,       /* % (Go) */
 	M_SERIES,       /* count (Go metrics endpoint) */
+	M_DEADLOCKED,   /* threads in a lock wait-for cycle */
+	M_LOCK_WAIT,    /* seconds: the longest current wait on a held lock */
+	M_PROMETHEUS,   /* a series of the target's Prometheus endpoint (rule->own) */
+	M_EXPVAR,       /* a value of the target's expvar JSON (rule->own) */
+	M_HEAP_LIVE,    /* bytes: Go heap live at the last GC; JVM old generation */
 	M_COUNT
 };
 
@@ -55,6 +60,9 @@ enum capture_kind {
 	K_THREADCREATE,
 	K_TRACE,
 	K_COMMAND,
+	K_LOCKS,
+	K_FDS,
+	K_HEAP_DUMP,    /* JVM: heap.hprof.gz */
 	K_COUNT
 };
 
@@ -62,6 +70,13 @@ const char *capture_kind_name(enum capture_kind k);
 int capture_kind_by_name(const char *name); /* -1 when unknown */
 /* True when the kind works without go.url (native processes). */
 bool capture_kind_native(enum capture_kind k);
+/* True when the kind exists only on JVM targets (heap_dump). */
+bool capture_kind_jvm_only(enum capture_kind k);
+/*
+ * True for the metrics a JVM target gives from its PerfData without go.url:
+ * heap_inuse, heap_live, gc_pause, gc_cpu.
+ */
+bool metric_jvm(enum metric_id id);
 /* True when the kind takes a duration ({cpu: 30s}). */
 bool capture_kind_has_duration(enum capture_kind k);
 

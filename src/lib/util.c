@@ -432,3 +432,16 @@ char *util_read_proc_exe(pid_t pid)
 	buf[n] = '\0';
 	return xstrdup(buf);
 }
+
+bool util_system_module(const char *m, size_t n)
+{
+	static const char *const sys[] = {"libc.so", "libpthread", "ld-linux", "[vdso]", "libstdc++"};
+	const char *base = m;
+	for (size_t i = 0; i < n; i++)
+		if (m[i] == '/')
+			base = m + i + 1;
+	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
+		if (strncmp(base, sys[i], strlen(sys[i])) == 0)
+			return true;
+	return false;
+}

@@ -52,6 +52,9 @@ int util_write_full(int fd, const void *buf, size_t n);
 
 /* Strings. */
 bool util_str_has_prefix(const char *s, const char *prefix);
+/* True for a module (path of n bytes) whose frames say where a thread waits, not which code
+ * runs: libc, libpthread, the dynamic loader, the vDSO, libstdc++. */
+bool util_system_module(const char *path, size_t n);
 /* Levenshtein distance, for "did you mean" hints. */
 size_t util_edit_distance(const char *a, const char *b);
 /*

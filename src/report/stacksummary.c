@@ -12,24 +12,13 @@
 #include "lib/groups.h"
 #include "lib/util.h"
 
-/* Modules whose frames say where a thread waits, not which code it runs. */
-static bool system_module(const char *m, size_t n)
-{
-	static const char *const sys[] = {"libc.so", "libpthread", "ld-linux", "[vdso]", "libstdc++"};
-	const char *base = m;
-	for (size_t i = 0; i < n; i++)
-		if (m[i] == '/')
-			base = m + i + 1;
-	for (size_t i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
-		if (strncmp(base, sys[i], strlen(sys[i])) == 0)
-			return true;
-	return false;
-}
-
 /*
  * Appends a frame line "#3  0x00007f... name - /path/module [(offset ...)]"
- * to the chain as its function name ("?@module" when unnamed), followed by
- * \x1e when the module is a system one.
+ * to the chain as its function name, followed by \x1e when the module is a
+ * system one. A frame without a symbol is named by its function start when
+ * hound found one (", in module+0xSTART)"), else "?@module+0xOFFSET": two
+ * different unnamed functions never look alike, so different chains never
+ * merge.
  */
 static void add_frame(struct util_buf *b, const char *line)
 {
@@ -45,32 +34,96 @@ static void add_frame(struct util_buf *b, const char *line)
 	if (dash && dash > p) {
 		util_buf_add(b, p, (size_t)(dash - p));
 	} else {
-		const char *base = strrchr(mod, '/');
-		base = base && base < mod + ml ? base + 1 : mod;
-		util_buf_add(b, "?@", 2);
-		util_buf_add(b, base, ml - (size_t)(base - mod));
+		const char *in = strstr(mod, ", in "), *off = strstr(mod, "(offset ");
+		if (in) {
+			in += 5;
+			util_buf_add(b, in, strcspn(in, ")"));
+		} else {
+			const char *base = strrchr(mod, '/');
+			base = base && base < mod + ml ? base + 1 : mod;
+			util_buf_add(b, "?@", 2);
+			util_buf_add(b, base, ml - (size_t)(base - mod));
+			if (off) {
+				off += strlen("(offset ");
+				util_buf_add(b, "+", 1);
+				util_buf_add(b, off, strcspn(off, ",)"));
+			}
+		}
 	}
-	if (dash && system_module(mod, ml))
+	if (dash && util_system_module(mod, ml))
 		util_buf_add(b, "\x1e", 1);
 }
 
-static void print_group(FILE *out, const struct group *g, size_t total)
+/* One frame of a chain key: its name without the system mark. */
+struct frame_tok {
+	const char *p;
+	size_t len;
+	bool sys;
+};
+
+/* The next frame of chain at *pos, false at the end. */
+static bool next_frame(const char *chain, size_t *pos, struct frame_tok *t)
 {
-	const char *chain = g->key, *label = NULL, *leaf = chain;
-	size_t label_len = 0, leaf_len = strcspn(chain, ";\x1e");
-	for (const char *p = chain; *p;) {
-		size_t fl = strcspn(p, ";");
-		bool sys = fl > 0 && p[fl - 1] == '\x1e';
-		if (!sys && !label) {
-			label = p;
-			label_len = fl;
+	const char *p = chain + *pos;
+	if (!*p)
+		return false;
+	size_t fl = strcspn(p, ";");
+	t->p = p;
+	t->sys = fl > 0 && p[fl - 1] == '\x1e';
+	t->len = fl - t->sys;
+	*pos += fl + (p[fl] == ';');
+	return true;
+}
+
+static bool chain_has(const char *chain, const struct frame_tok *f)
+{
+	struct frame_tok t;
+	size_t pos = 0;
+	while (next_frame(chain, &pos, &t))
+		if (t.len == f->len && memcmp(t.p, f->p, t.len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A group is named by the innermost own (non-system) frame no other group
+ * holds, so a helper every group calls (sleep_until) does not hide the
+ * culprit (open_session_log): "open_session_log -> sleep_until". Without such
+ * a frame, by its innermost own frame; then by the frame it waits in.
+ */
+static void print_group(FILE *out, const struct group *g, size_t total, const struct group *all,
+			size_t nall, void *arg)
+{
+	struct frame_tok t, leaf = {0}, own = {0}, apart = {0};
+	size_t pos = 0;
+	bool first = true;
+
+	(void)arg;
+	while (next_frame(g->key, &pos, &t)) {
+		if (first)
+			leaf = t;
+		first = false;
+		if (t.sys)
+			continue;
+		if (!own.p)
+			own = t;
+		bool shared = false;
+		for (size_t i = 0; i < nall && !shared; i++)
+			shared = &all[i] != g && chain_has(all[i].key, &t);
+		if (!shared) {
+			apart = t;
+			break;
 		}
-		p += fl + (p[fl] == ';');
 	}
-	fprintf(out, "  %6zu %5.1f%%  %.*s", g->count, 100.0 * (double)g->count / (double)total,
-		(int)(label ? label_len : leaf_len), label ? label : leaf);
-	if (label && label != leaf)
-		fprintf(out, "  (in %.*s)", (int)leaf_len, leaf);
+	fprintf(out, "  %6zu %5.1f%%  ", g->count, 100.0 * (double)g->count / (double)total);
+	if (apart.p && own.p && apart.p != own.p)
+		fprintf(out, "%.*s -> %.*s", (int)apart.len, apart.p, (int)own.len, own.p);
+	else if (own.p)
+		fprintf(out, "%.*s", (int)own.len, own.p);
+	else
+		fprintf(out, "%.*s", (int)leaf.len, leaf.p ? leaf.p : "?");
+	if (own.p && leaf.p != own.p)
+		fprintf(out, "  (in %.*s)", (int)leaf.len, leaf.p);
 	fputc('\n', out);
 }
 
@@ -108,5 +161,5 @@ int stacksummary_print(const char *path, FILE *out, size_t n)
 	}
 	free(line);
 	fclose(f);
-	return groups_print(&keys, out, n, "threads", "same call chain", print_group);
+	return groups_print_all(&keys, out, n, "threads", "same call chain", print_group, NULL);
 }

@@ -58,8 +58,24 @@ else
 	skip_test "promtool check metrics" "promtool (Debian package prometheus) is not installed"
 fi
 check "metrics: processes per target" grep -q '^hound_target_processes{target="sleepers"} 2$' "$T/metrics.txt"
-check "metrics: per-target metric gauge" grep -q '^hound_target_metric{target="sleepers",metric="rss"} [1-9]' "$T/metrics.txt"
-check "metrics: rule threshold" grep -q '^hound_rule_threshold{target="sleepers",rule="rss-huge",metric="rss",bound="abs"} 107374182400$' "$T/metrics.txt"
+check "metrics: every counter is typed counter and named _total, every family documented in docs/api.md" python3 - "$T/metrics.txt" "$TOP_SRCDIR/docs/api.md" <<'PY'
+import re, sys
+text, doc = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+bad = [n for n, t in types.items() if (t == "counter") != n.endswith("_total")]
+undoc = [n for n in types if not re.search(r"`" + re.escape(n) + r"[`{]", doc)]
+samples = {re.match(r"[^{ ]+", l).group(0) for l in text.splitlines() if l and not l.startswith("#")}
+untyped = sorted(samples - set(types))
+assert not bad and not undoc and not untyped, (bad, undoc, untyped)
+assert {"process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
+        "process_max_fds", "process_start_time_seconds"} <= set(types), types
+PY
+check "metrics: no family mixes units across a metric label" sh -c "! grep -q '^hound_target_metric{' '$T/metrics.txt' && ! grep -q '^hound_rule_threshold{' '$T/metrics.txt'"
+start=$(awk '$1 == "process_start_time_seconds" { print int($2) }' "$T/metrics.txt")
+pstart=$(date -d "$(ps -o lstart= -p "$HOUND_PID")" +%s)
+check "process_start_time_seconds is the agent's start ($start ~ $pstart)" test "$((start - pstart))" -ge -2 -a "$((start - pstart))" -le 2
+check "metrics: per-target metric gauge, one name per unit" grep -q '^hound_target_metric_bytes{target="sleepers",metric="rss"} [1-9]' "$T/metrics.txt"
+check "metrics: rule threshold" grep -q '^hound_rule_threshold_bytes{target="sleepers",rule="rss-huge",metric="rss",bound="abs"} 107374182400$' "$T/metrics.txt"
 check "metrics: no per-pid label" sh -c "! grep -q 'pid=' '$T/metrics.txt'"
 check "metrics: loop health" grep -q '^hound_sample_lag_max_seconds ' "$T/metrics.txt"
 check "metrics: agent RSS" grep -q '^process_resident_memory_bytes [1-9]' "$T/metrics.txt"

@@ -88,8 +88,8 @@ check "the scrape target is up" test "$(json_get "$T/targets.json" 'j["data"]["a
 check "the scrape has no error" test -z "$(json_get "$T/targets.json" 'j["data"]["activeTargets"][0]["lastError"]')"
 check "every scrape succeeded" test "$(q 'min_over_time(up{job="hound"}[1m])')" = 1
 check "hound_ticks_total is queryable and rising" test "$(q 'increase(hound_ticks_total[30s]) > 0')" != ""
-check "per-target metric gauge is queryable" test -n "$(q 'hound_target_metric{target="api",metric="rss"}')"
-check "rule thresholds are queryable" test "$(q 'hound_rule_threshold{target="api",rule="rss-huge",bound="min"}')" = 1048576
+check "per-target metric gauge is queryable" test -n "$(q 'hound_target_metric_bytes{target="api",metric="rss"}')"
+check "rule thresholds are queryable" test "$(q 'hound_rule_threshold_bytes{target="api",rule="rss-huge",bound="min"}')" = 1048576
 check "upload series are queryable" test "$(q 'hound_upload_pending_bundles')" = 1
 check "no series carries a pid label" test "$(q 'count({job="hound",pid!=""})')" = ""
 check "Prometheus logged no scrape warnings for hound" sh -c "! grep -qi 'hound.*\\(error\\|invalid\\)' '$T/prom.log'"

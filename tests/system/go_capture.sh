@@ -26,6 +26,12 @@ fmt = {f["name"]: f["format"] for f in j["files"]}
 assert fmt["heap.pb.gz"] == "pprof" and fmt["goroutines.txt"] == "text" and fmt["trace.out"] == "trace", fmt
 PY
 check "goroutines.txt is a debug=2 dump" grep -q '^goroutine [0-9]* \[' "$B/goroutines.txt"
+check "cpu.folded written beside cpu.pb.gz, in the manifest" python3 - "$B/manifest.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+f = {f["name"]: (f["kind"], f["format"]) for f in j["files"]}
+assert f.get("cpu.folded") == ("cpu", "folded"), f
+PY
 
 # stacks runs before goroutines and fetches the same dump: its files are still
 # of kind goroutines in the manifest, and are fetched once.
@@ -65,4 +71,15 @@ print(tot)' "$st")
 	check "$f $st: decoder total $ours = go tool pprof's $theirs" [ -n "$ours" -a "$ours" = "$theirs" ]
 done
 check "a non-Go kind list without --go-url is refused" bash -c "! '$HOUND' capture -p $GO_PID -k goroutines -o '$T/out2' 2>/dev/null"
+# cpu.folded of a busy Go process (a GC storm burns CPU): every sample, folded
+start_go busy gc || fail "busy Go target listens"
+kill -USR1 "$GO_PID"
+"$HOUND" capture -p "$GO_PID" --go-url "$GO_URL" -k cpu -d 2s -o "$T/out4" >"$T/cap4.out" 2>"$T/cap4.err"
+B4=$(cat "$T/cap4.out")
+check "cpu.folded lines are root;..;leaf COUNT" awk 'NF < 2 || $NF !~ /^[0-9]+$/ { exit 1 } END { exit NR == 0 }' "$B4/cpu.folded"
+folded_total=$(awk '{ s += $NF } END { print s + 0 }' "$B4/cpu.folded")
+pprof_total=$("$GO_PROBE" dump "$B4/cpu.pb.gz" samples | awk 'NR>1 && $2 != "(none)" {s += $1} END {print s + 0}')
+check "cpu.folded counts every sample of cpu.pb.gz ($folded_total = $pprof_total)" test "$folded_total" -gt 0 -a "$folded_total" = "$pprof_total"
+check "cpu.folded has the Go code that burns it" grep -q 'main\.gcTick' "$B4/cpu.folded"
+kill "$GO_PID"
 done_testing

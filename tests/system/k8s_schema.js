@@ -7,7 +7,9 @@ const fs = require('fs');
 const path = require('path');
 const yaml = require('js-yaml');
 
-function modelFor(apiVersion, kind) {
+// The operator's package is ES modules only (its exports have no "require"
+// condition), so a model that require() cannot load is imported.
+async function modelFor(apiVersion, kind) {
 	const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion];
 	const candidates = [];
 	if (group === '')
@@ -20,22 +22,32 @@ function modelFor(apiVersion, kind) {
 		try {
 			return require(c)[kind];
 		} catch (e) {
-			/* not found, or a path the package does not export: no schema */
+			/* not found, or an ES module: try import() below */
+		}
+		try {
+			/* import() ignores NODE_PATH: find the file from the package's own package.json */
+			const parts = c.split('/'), pkg = parts[0].startsWith('@') ? parts.slice(0, 2) : parts.slice(0, 1);
+			const dir = path.dirname(require.resolve(pkg.join('/') + '/package.json'));
+			const file = path.join(dir, ...parts.slice(pkg.length)) + '.js';
+			return (await import(require('url').pathToFileURL(file).href))[kind];
+		} catch (e) {
+			/* not found: no schema */
 		}
 	}
 	return null;
 }
 
 let failed = 0;
+(async () => {
 for (const file of process.argv.slice(2)) {
 	const docs = yaml.loadAll(fs.readFileSync(file, 'utf8')).filter((d) => d);
-	docs.forEach((doc, i) => {
+	for (const [i, doc] of docs.entries()) {
 		const what = `${path.basename(file)} #${i + 1} ${doc.kind || '?'} ${(doc.metadata || {}).name || '?'}`;
-		const Model = doc.apiVersion && doc.kind ? modelFor(doc.apiVersion, doc.kind) : null;
+		const Model = doc.apiVersion && doc.kind ? await modelFor(doc.apiVersion, doc.kind) : null;
 		if (!Model) {
 			console.log(`FAIL|${what}: no schema for ${doc.apiVersion} ${doc.kind}`);
 			failed++;
-			return;
+			continue;
 		}
 		try {
 			new Model(doc).validate();
@@ -44,6 +56,7 @@ for (const file of process.argv.slice(2)) {
 			console.log(`FAIL|${what}: ${String(e.message).split('\n').slice(0, 5).join('; ')}`);
 			failed++;
 		}
-	});
+	}
 }
 process.exit(failed ? 1 : 0);
+})();

@@ -52,3 +52,21 @@ build_target() {
 	local name=$1; shift
 	cc -O1 -g -pthread "$@" -o "$T/$name" "$TOP_SRCDIR/tests/targets/$name.c" -lm
 }
+
+# need_npm NAME@VERSION...: installs npm packages once into $HOUND_NPM_DIR
+# (shared by the tests, one installer at a time), or skips the test; then
+# NODE_PATH=$HOUND_NPM_DIR/node_modules finds them.
+: "${HOUND_NPM_DIR:=${XDG_CACHE_HOME:-$HOME/.cache}/hound/npm}"
+need_npm() {
+	local m have=1
+	command -v node >/dev/null 2>&1 || skip_all "node is not installed (apt-get install nodejs npm)"
+	npm_have() { for m in "$@"; do [ -f "$HOUND_NPM_DIR/node_modules/${m%@*}/package.json" ] || return 1; done; }
+	npm_have "$@" && return 0
+	command -v npm >/dev/null 2>&1 || skip_all "npm is not installed (apt-get install npm)"
+	mkdir -p "$HOUND_NPM_DIR"
+	( flock 9
+	  npm_have "$@" || npm install --prefix "$HOUND_NPM_DIR" --no-audit --no-fund --prefer-offline \
+		--loglevel=error "$@" >"$T/npm.log" 2>&1
+	) 9>"$HOUND_NPM_DIR/.lock"
+	npm_have "$@" || { cat "$T/npm.log" 2>/dev/null; skip_all "cannot install $* from npm"; }
+}

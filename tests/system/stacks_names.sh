@@ -32,7 +32,10 @@ for variant in g O2 stripped; do
 			check "$variant, $n threads: our own chain is named" grep -q " chain_alpha - " "$T/h.txt"
 		else
 			check "stripped, $n threads: frames carry offset and build-id" \
-				grep -Eq " - $T/threads-stripped \(offset 0x[0-9a-f]+, build-id [0-9a-f]{40}\)" "$T/h.txt"
+				grep -Eq " - $T/threads-stripped \(offset 0x[0-9a-f]+, build-id [0-9a-f]{40}(, in threads-stripped\+0x[0-9a-f]+)?\)" "$T/h.txt"
+			# Each stripped function named by its start, as nm names it in the unstripped build.
+			check "stripped, $n threads: chain_alpha named by its start" \
+				grep -q ", in threads-stripped+0x$(nm "$T/threads-O2" | awk '$3 == "chain_alpha" {sub(/^0+/, "", $1); print $1}'))" "$T/h.txt"
 		fi
 		check "$variant, $n threads: target not stopped" not_stopped "$pid"
 		stop_target "$pid"

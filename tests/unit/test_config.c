@@ -465,6 +465,104 @@ static void errors(void)
 	config_errors_fini(&errs);
 }
 
+/* below, stalled, and rules on the target's own series. */
+static void own_metrics(void)
+{
+	const char *text =
+	    "targets:\n"
+	    "  - name: web\n"
+	    "    match: {comm: web}\n"
+	    "    go: {url: 'http://127.0.0.1:6060', metrics: 'http://127.0.0.1:6060/metrics'}\n"
+	    "    rules:\n"
+	    "      - name: requests-stopped\n"
+	    "        metric: {prometheus: 'http_requests_total{code=\"200\"}'}\n"
+	    "        stalled: 2m\n"
+	    "        capture: [stacks]\n"
+	    "      - name: few-objects\n"
+	    "        metric: {expvar: memstats.HeapObjects}\n"
+	    "        below: 1000\n"
+	    "        capture: [heap]\n"
+	    "      - name: elsewhere\n"
+	    "        metric: {prometheus: jobs_done_total, url: 'http://127.0.0.1:9100/metrics'}\n"
+	    "        below: 0.5\n"
+	    "        capture: [locks, fds]\n"
+	    "      - name: hung\n"
+	    "        metric: deadlocked\n"
+	    "        abs: 0\n"
+	    "        capture: [locks]\n"
+	    "      - name: waits\n"
+	    "        metric: lock_wait\n"
+	    "        abs: 1500ms\n"
+	    "        capture: [locks]\n";
+	struct config_errors errs = {0};
+	struct hound_config *c = load(text, &errs);
+	ok(c != NULL, "own metrics, below, stalled, deadlocked, lock_wait load");
+	for (size_t i = 0; i < errs.n; i++)
+		printf("# %s\n", errs.msgs[i]);
+	config_errors_fini(&errs);
+	if (!c)
+		return;
+	const struct rule_conf *r = c->targets[0].rules;
+	is_int(r[0].metric, M_PROMETHEUS, "prometheus: the metric kind");
+	is_str(r[0].own.query, "http_requests_total{code=\"200\"}", "prometheus: the selector");
+	ok(r[0].has_stalled && r[0].stalled_ms == 120000, "stalled: 2m");
+	is_int(r[1].metric, M_EXPVAR, "expvar: the metric kind");
+	ok(r[1].has_below && r[1].below == 1000, "below: 1000");
+	is_str(r[2].own.url, "http://127.0.0.1:9100/metrics", "url: its own endpoint");
+	ok(r[2].has_below && r[2].below == 0.5, "below keeps fractions");
+	is_int(r[3].metric, M_DEADLOCKED, "deadlocked");
+	ok(r[4].metric == M_LOCK_WAIT && r[4].abs == 1.5, "lock_wait abs 1500ms is 1.5 s");
+	ok(!(c->targets[0].metric_mask & (METRIC_BIT(M_PROMETHEUS) | METRIC_BIT(M_EXPVAR))),
+	   "own series take no per-process metric slot");
+	char *printed = print(c);
+	ok(strstr(printed, "metric: {prometheus: \"http_requests_total{code=\\\"200\\\"}\"}") &&
+	       strstr(printed, "stalled: 2m") && strstr(printed, "below: 1000"),
+	   "printed back as written");
+	struct hound_config *c2 = load(printed, &errs);
+	ok(c2 != NULL, "the printed config loads again");
+	config_errors_fini(&errs);
+	config_free(c2);
+	free(printed);
+	config_free(c);
+
+#define RULE_HEAD                                                                                  \
+	"targets:\n  - name: t\n    match: {comm: t}\n    rules:\n      - name: r\n"
+	expect_error(RULE_HEAD "        metric: {prometheus: 'x{a=b}'}\n        below: 1\n"
+			       "        capture: [stacks]\n",
+		     "t.yaml:6:30: targets[0].rules[0].metric.prometheus: 'x{a=b}': a label value "
+		     "must be in double quotes",
+		     "a bad selector names the file, line and column");
+	expect_error(RULE_HEAD "        metric: {prometheus: x_total}\n        below: 1\n"
+			       "        capture: [stacks]\n",
+		     "t.yaml:6:17: targets[0].rules[0].metric: no endpoint to read it from: add url: "
+		     "or set go.metrics",
+		     "prometheus without an endpoint");
+	expect_error(RULE_HEAD "        metric: {expvar: a..b, url: 'http://h/debug/vars'}\n"
+			       "        below: 1\n        capture: [stacks]\n",
+		     "t.yaml:6:26: targets[0].rules[0].metric.expvar: 'a..b': expected a dotted "
+		     "path like memstats.HeapObjects",
+		     "a bad expvar path");
+	expect_error(RULE_HEAD "        metric: prometheus\n        below: 1\n"
+			       "        capture: [stacks]\n",
+		     "t.yaml:6:17: targets[0].rules[0].metric: name the series: {prometheus: "
+		     "'NAME{label=\"v\"}'} or {expvar: a.b.c}",
+		     "prometheus needs its series");
+	expect_error(RULE_HEAD "        metric: threads\n        min: 3\n        below: 1\n"
+			       "        capture: [stacks]\n",
+		     "t.yaml:8:16: targets[0].rules[0].below: below and min contradict: min keeps "
+		     "a rule from firing under it",
+		     "below with min");
+	expect_error(RULE_HEAD "        metric: threads\n        stalled: 500ms\n"
+			       "        capture: [stacks]\n",
+		     "t.yaml:7:18: targets[0].rules[0].stalled: must be at least 1s",
+		     "stalled under 1s");
+	expect_error(RULE_HEAD "        metric: threads\n        capture: [stacks]\n",
+		     "t.yaml:5:9: targets[0].rules[0]: needs a condition: diff, abs, below, "
+		     "stalled, trend or forecast",
+		     "no condition lists the new ones");
+#undef RULE_HEAD
+}
+
 static void token(void)
 {
 	char path[] = "/tmp/hound-token-XXXXXX", *text, *p;
@@ -549,6 +647,7 @@ static void default_path(void)
 
 int main(void)
 {
+	own_metrics();
 	defaults();
 	spec();
 	diff_exact();

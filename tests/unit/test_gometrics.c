@@ -28,6 +28,10 @@ static void test_vars(void)
 	is_int(m.num_gc, 9, "NumGC");
 	is_double(m.gc_cpu_fraction, 0.00029059916056470915, 1e-15, "GCCPUFraction");
 	is_int(m.last_gc, 1795297749151058889LL, "LastGC");
+	is_int(m.next_gc, 52117544, "NextGC");
+	is_double(gometrics_heap_live(&m, 100), 52117544 / 2.0, 1e-6, "heap_live: the goal over 1 + GOGC/100");
+	is_double(gometrics_heap_live(&m, 50), 52117544 / 1.5, 1e-6, "GOGC=50");
+	is_double(gometrics_heap_live(&m, -1), -1, 0, "GOGC=off: no goal, no estimate");
 	ok(m.have & GO_MS_PAUSE, "both rings");
 	is_int(m.pause_ns[(9 + 255) % 256], 58538, "latest pause");
 	is_double(gometrics_gc_pause(&m, false, 0, 0), 67345e-9, 1e-12,

@@ -68,14 +68,22 @@ static void needs(void)
 	       PRIV_DAC_READ_SEARCH | PRIV_PTRACE, "fds metric and a command: dac_read_search, ptrace");
 	is_int(needed("api: {listen: '127.0.0.1:9155'}\ntargets:\n  - name: api\n    match: {comm: "
 		      "api}\n"),
-	       PRIV_PTRACE | PRIV_PERFMON, "the API may ask any native kind but command");
+	       PRIV_PTRACE | PRIV_PERFMON | PRIV_DAC_READ_SEARCH,
+	       "the API may ask any native kind but command (fds reads another user's fd table)");
 	is_int(needed("api: {listen: '127.0.0.1:9155'}\n"
 		      "alerts:\n  - {match: {alertname: X}, target_label: t, capture: [stacks]}\n"
 		      "targets:\n  - name: api\n    match: {comm: api}\n"
 		      "    go: {url: 'http://127.0.0.1:6060'}\n"),
-	       PRIV_PTRACE, "alert route by label reaches every target; Go cpu needs nothing");
+	       PRIV_PTRACE | PRIV_DAC_READ_SEARCH,
+	       "alert route by label reaches every target; Go cpu needs nothing");
 	is_int(needed("targets:\n  - name: api\n    match: {comm: api}\n"), 0,
 	       "sampling alone needs nothing");
+	is_int(needed(TARGET("", "[locks]")), PRIV_PTRACE, "locks: ptrace (syscall and mem files)");
+	is_int(needed(TARGET("", "[fds]")), PRIV_DAC_READ_SEARCH | PRIV_PTRACE,
+	       "fds: dac_read_search and ptrace (another user's /proc/PID/fd)");
+	is_int(needed("targets:\n  - name: api\n    match: {comm: api}\n    rules:\n"
+		      "      - {name: d, metric: deadlocked, abs: 0, capture: [stacks]}\n"),
+	       PRIV_PTRACE, "the deadlocked metric: ptrace");
 }
 
 static uint64_t status_caps(const char *key)

@@ -404,8 +404,111 @@ static void test_memory_bounded(void)
 	hist_fini(&h);
 }
 
+/* Evaluates after every sample (1 s apart); returns the index of the first firing, -1 when none. */
+static int first_fire(const struct rule_conf *r, int history, const double *v, int n,
+		      struct rule_verdict *last)
+{
+	struct metric_hist h;
+	struct rule_state st = {0};
+	int at = -1;
+	hist_init(&h, history, 0, 1000);
+	for (int i = 0; i < n; i++) {
+		hist_push(&h, (int64_t)i * 1000, 1700000000000 + (int64_t)i * 1000, v[i]);
+		rules_eval(r, &st, &h, (int64_t)i * 1000, 0, last);
+		if (last->fire && at < 0)
+			at = i;
+		if (last->fire)
+			break;
+	}
+	hist_fini(&h);
+	return at;
+}
+
+static void test_below_stalled(void)
+{
+	/* clang-format off */
+	static const struct {
+		const char *name;
+		bool below; double bound; int64_t stalled_ms;
+		int history;
+		double v[10];
+		int n;
+		int fire_at;
+		const char *condition;
+	} cases[] = {
+		{"below: fires at the bound", true, 5, 0, 3, {9, 8, 5}, 3, 2, "below"},
+		{"below: fires under the bound", true, 5, 0, 3, {9, 8, 7, 1}, 4, 3, "below"},
+		{"below: not before warm-up", true, 5, 0, 3, {1, 1, 9}, 3, -1, NULL},
+		{"below: waits for the ring, then fires", true, 5, 0, 3, {1, 1, 1, 1}, 4, 2, "below"},
+		{"below: above the bound never fires", true, 5, 0, 2, {6, 7, 5.5, 9}, 4, -1, NULL},
+		{"below 0 on a rate: fires at 0", true, 0, 0, 2, {3, 0.5, 0}, 3, 2, "below"},
+		{"stalled 3s: fires 3 s after the last change", false, 0, 3000, 2,
+		 {1, 2, 3, 3, 3, 3, 3}, 7, 5, "stalled"},
+		{"stalled 3s: a change restarts the clock", false, 0, 3000, 2,
+		 {1, 1, 1, 2, 2, 2, 2}, 7, 6, "stalled"},
+		{"stalled 3s: a moving value never fires", false, 0, 3000, 2,
+		 {1, 2, 3, 4, 5, 6, 7, 8}, 8, -1, NULL},
+		{"stalled 3s: from the first sample, no warm-up needed", false, 0, 3000, 10,
+		 {4, 4, 4, 4}, 4, 3, "stalled"},
+		{"stalled 5s: not yet after 4 s", false, 0, 5000, 2, {4, 4, 4, 4, 4}, 5, -1, NULL},
+	};
+	/* clang-format on */
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct rule_conf r = rule(M_THREADS);
+		struct rule_verdict out;
+		r.has_below = cases[i].below;
+		r.below = cases[i].bound;
+		r.has_stalled = cases[i].stalled_ms > 0;
+		r.stalled_ms = cases[i].stalled_ms;
+		int at = first_fire(&r, cases[i].history, cases[i].v, cases[i].n, &out);
+		is_int(at, cases[i].fire_at, "%s", cases[i].name);
+		if (cases[i].condition)
+			ok(out.condition && !strcmp(out.condition, cases[i].condition),
+			   "%s: condition %s", cases[i].name, cases[i].condition);
+	}
+
+	struct rule_conf r = rule(M_THREADS);
+	struct rule_verdict out;
+	r.has_stalled = true;
+	r.stalled_ms = 2000;
+	double v[] = {7, 7, 7};
+	first_fire(&r, 2, v, 3, &out);
+	ok(strstr(out.reason, "threads 7 unchanged for 2s >= stalled 2s") != NULL,
+	   "stalled reason: \"%s\"", out.reason);
+	is_double(out.threshold, 2.0, 1e-9, "stalled threshold is the duration in seconds");
+	/* A counter's rate: a steady non-zero rate is progress; 0 is the stall. */
+	{
+		struct metric_hist h;
+		struct rule_state st = {.rate = true};
+		struct rule_conf rr = rule(M_PROMETHEUS);
+		double rates[] = {5, 5, 5, 5, 5, 0, 0, 0, 0};
+		int at = -1;
+		rr.own.query = (char *)"jobs_total";
+		rr.has_stalled = true;
+		rr.stalled_ms = 3000;
+		hist_init(&h, 2, 0, 1000);
+		for (int i = 0; i < 9 && at < 0; i++) {
+			hist_push(&h, (int64_t)i * 1000, (int64_t)i * 1000, rates[i]);
+			rules_eval(&rr, &st, &h, (int64_t)i * 1000, 0, &out);
+			if (out.fire)
+				at = i;
+		}
+		hist_fini(&h);
+		is_int(at, 8, "rate: a steady 5/s never stalls, 0/s for 3 s does");
+	}
+	r = rule(M_PROMETHEUS);
+	r.own.query = (char *)"jobs_done_total";
+	r.has_below = true;
+	r.below = 1;
+	double w[] = {0.25, 0.25};
+	first_fire(&r, 2, w, 2, &out);
+	ok(strstr(out.reason, "jobs_done_total 0.25 <= below 1") != NULL,
+	   "an own metric is named by its series, fractions kept: \"%s\"", out.reason);
+}
+
 int main(void)
 {
+	test_below_stalled();
 	test_thresholds();
 	test_warmup();
 	test_reason();

@@ -108,7 +108,8 @@ static void test_threads(void)
 	ok(strstr(s, "  4 threads in 3 groups (same call chain)\n") != NULL, "4 threads, 3 groups:\n%s", s);
 	ok(strstr(s, "       2  50.0%  worker_loop  (in __futex_abstimed_wait_common)\n") != NULL,
 	   "the pile-up: named by its code, with the libc frame it waits in");
-	ok(strstr(s, "  ?@app  (in read)\n") != NULL, "an unnamed frame reads ?@module");
+	ok(strstr(s, "  ?@app+0x2000  (in read)\n") != NULL,
+	   "an unnamed frame without a known function start reads ?@module+0xOFFSET");
 	ok(strstr(s, "  ?\n") != NULL, "a thread with no frame (an error) is a group of its own");
 	free(s);
 	s = summarize(stacksummary_print, "PID 1 - process\n", 5, &rc);
@@ -149,8 +150,71 @@ static void test_rollup(void)
 	ok(memsummary_heap_released("{}", 2) == -1, "no HeapReleased: -1");
 }
 
+static const char stripped_txt[] =
+    "PID 50 - process\n"
+    "TID 51 (worker_ab):\n"
+    "#0  0x00007f0000001000 __lll_lock_wait - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "#1  0x00005555000017cd - /srv/dl (offset 0x17cc, build-id ab, in dl+0x17b0)\n"
+    "#2  0x0000555500001854 - /srv/dl (offset 0x1853, build-id ab, in dl+0x1840)\n"
+    "#3  0x00007f0000002000 start_thread - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "TID 52 (worker_ba):\n"
+    "#0  0x00007f0000001000 __lll_lock_wait - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "#1  0x00005555000017cd - /srv/dl (offset 0x17cc, build-id ab, in dl+0x17b0)\n"
+    "#2  0x0000555500001834 - /srv/dl (offset 0x1833, build-id ab, in dl+0x1820)\n"
+    "#3  0x00007f0000002000 start_thread - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "TID 53 (worker_ba2):\n"
+    "#0  0x00007f0000001000 __lll_lock_wait - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "#1  0x00005555000017d1 - /srv/dl (offset 0x17d0, build-id ab, in dl+0x17b0)\n"
+    "#2  0x0000555500001834 - /srv/dl (offset 0x1833, build-id ab, in dl+0x1820)\n"
+    "#3  0x00007f0000002000 start_thread - /usr/lib/x86_64-linux-gnu/libc.so.6\n";
+
+static const char helper_txt[] =
+    "PID 60 - process\n"
+    "TID 61 (a):\n"
+    "#0  0x00007f0000001000 clock_nanosleep - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "#1  0x0000555500001000 sleep_until - /srv/app\n"
+    "#2  0x0000555500002000 open_session_log - /srv/app\n"
+    "#3  0x0000555500003000 handle - /srv/app\n"
+    "TID 62 (b):\n"
+    "#0  0x00007f0000001000 clock_nanosleep - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "#1  0x0000555500001000 sleep_until - /srv/app\n"
+    "#2  0x0000555500002000 open_session_log - /srv/app\n"
+    "#3  0x0000555500003000 handle - /srv/app\n"
+    "TID 63 (c):\n"
+    "#0  0x00007f0000001000 clock_nanosleep - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "#1  0x0000555500001000 sleep_until - /srv/app\n"
+    "#2  0x0000555500004000 flush_cache - /srv/app\n"
+    "#3  0x0000555500003000 handle - /srv/app\n"
+    "TID 64 (d):\n"
+    "#0  0x00007f0000005000 read - /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+    "#1  0x0000555500006000 serve - /srv/app\n";
+
+/* Stripped code: grouped by function start; different chains apart; named by what differs. */
+static void test_threads_stripped(void)
+{
+	int rc;
+	char *s = summarize(stacksummary_print, stripped_txt, 10, &rc);
+	is_int(rc, 0, "a stripped stacks.txt is summarised");
+	ok(strstr(s, "  3 threads in 2 groups (same call chain)\n") != NULL,
+	   "two instructions of one function are one function; two chains stay two groups:\n%s", s);
+	ok(strstr(s, "       2  66.7%  dl+0x1820 -> dl+0x17b0  (in __lll_lock_wait)\n") != NULL,
+	   "the larger group named by its own frame and the helper both share");
+	ok(strstr(s, "       1  33.3%  dl+0x1840 -> dl+0x17b0  (in __lll_lock_wait)\n") != NULL,
+	   "the other deadlocked thread is a group of its own");
+	free(s);
+	s = summarize(stacksummary_print, helper_txt, 10, &rc);
+	ok(strstr(s, "       2  50.0%  open_session_log -> sleep_until  (in clock_nanosleep)\n") != NULL,
+	   "a shared helper does not hide the culprit:\n%s", s);
+	ok(strstr(s, "       1  25.0%  flush_cache -> sleep_until  (in clock_nanosleep)\n") != NULL,
+	   "the other caller of the helper");
+	ok(strstr(s, "       1  25.0%  serve  (in read)\n") != NULL,
+	   "a group whose innermost own frame is its own keeps the short name");
+	free(s);
+}
+
 int main(void)
 {
+	test_threads_stripped();
 	test_goroutines();
 	test_threads();
 	test_rollup();

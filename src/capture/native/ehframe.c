@@ -88,3 +88,40 @@ bool ehframe_table(const uint8_t *data, size_t size, struct eh_table *t)
 	}
 	return false;
 }
+
+bool ehframe_function_start(const uint8_t *data, size_t size, const struct eh_table *t,
+			    uint64_t vaddr, uint64_t *start)
+{
+	uint64_t lo = 0, hi = t->fde_count, fde = 0, loc = 0;
+	bool found = false;
+
+	/* Entries: (initial location, FDE address) as sdata4 relative to the header. */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		int32_t e[2];
+		if (!ehframe_read(data, size, t->table_vaddr + mid * 8, 8, e))
+			return false;
+		uint64_t l = t->hdr_vaddr + (uint64_t)(int64_t)e[0];
+		if (l <= vaddr) {
+			loc = l;
+			fde = t->hdr_vaddr + (uint64_t)(int64_t)e[1];
+			found = true;
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	if (!found)
+		return false;
+	/* FDE: length, CIE pointer, pc_begin (pcrel sdata4, as the table), pc_range. */
+	uint32_t len, range;
+	int32_t begin;
+	if (!ehframe_read(data, size, fde, 4, &len) || len == 0xffffffffu ||
+	    !ehframe_read(data, size, fde + 8, 4, &begin) ||
+	    !ehframe_read(data, size, fde + 12, 4, &range))
+		return false;
+	if (fde + 8 + (uint64_t)(int64_t)begin != loc || vaddr >= loc + range)
+		return false; /* another encoding, or a gap between functions (PLT, padding) */
+	*start = loc;
+	return true;
+}

@@ -24,4 +24,12 @@ bool ehframe_read(const uint8_t *data, size_t size, uint64_t vaddr, size_t n, vo
  */
 bool ehframe_table(const uint8_t *data, size_t size, struct eh_table *t);
 
+/*
+ * The start of the function containing vaddr: the FDE of the search table t
+ * with the largest initial location <= vaddr, when its pc range covers vaddr
+ * (compilers emit one FDE per function, stripped or not). True and *start.
+ */
+bool ehframe_function_start(const uint8_t *data, size_t size, const struct eh_table *t,
+			    uint64_t vaddr, uint64_t *start);
+
 #endif

@@ -230,8 +230,9 @@ void perf_profile_resolve(perf_profile *p, sym_proc *sp)
 		struct sym_frame f;
 
 		sym_proc_lookup(sp, e->pc, e->is_return, &f);
-		if (f.function)
-			e->function = xstrdup(f.function);
+		/* A stripped function is named by its start, so its instructions count together. */
+		if (sym_frame_name(&f))
+			e->function = xstrdup(sym_frame_name(&f));
 		if (f.file)
 			e->file = xstrdup(f.file);
 		e->line = f.line;

@@ -16,17 +16,24 @@
 
 static void print_frame(FILE *out, size_t i, const struct sym_frame *f)
 {
+	/* A stripped function's start-name goes with the offset, where a symbol would not be. */
+	bool named = f->function && f->function != f->cfi_function;
+
 	fprintf(out, "#%-2zu 0x%016" PRIx64, i, f->pc);
-	if (f->function)
+	if (named)
 		fprintf(out, " %s", f->function);
 	if (!f->map)
 		fprintf(out, " - ?\n");
-	else if (f->function)
+	else if (named)
 		fprintf(out, " - %s\n", f->map->path[0] ? f->map->path : "[anon]");
 	else if (f->map->path[0] == '/')
-		/* Enough to symbolize later, offline, against the same build. */
-		fprintf(out, " - %s (offset 0x%" PRIx64 "%s%s)\n", f->map->path, f->file_offset,
-			f->map->build_id[0] ? ", build-id " : "", f->map->build_id);
+		/*
+		 * Enough to symbolize later, offline, against the same build; "in" names
+		 * the function by its start (.eh_frame), which groups its instructions.
+		 */
+		fprintf(out, " - %s (offset 0x%" PRIx64 "%s%s%s%s)\n", f->map->path, f->file_offset,
+			f->map->build_id[0] ? ", build-id " : "", f->map->build_id,
+			f->cfi_function ? ", in " : "", f->cfi_function ? f->cfi_function : "");
 	else
 		fprintf(out, " - %s\n", f->map->path[0] ? f->map->path : "[anon]");
 	if (f->file)
@@ -124,7 +131,7 @@ static int emit(pid_t pid, const struct unwind_result *res, sym_proc *sp, FILE *
 				print_frame(text, k, f);
 			pf[k] = (struct pprof_frame){.address = t->ips[k],
 						     .is_return = t->is_return[k],
-						     .function = f->function,
+						     .function = sym_frame_name(f),
 						     .file = f->file,
 						     .line = f->line,
 						     .map = pprof_map_of(&mt, f->map)};

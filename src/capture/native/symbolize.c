@@ -18,6 +18,7 @@
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 
+#include "capture/native/ehframe.h"
 #include "capture/native/vdso.h"
 #include "lib/util.h"
 
@@ -38,6 +39,8 @@ struct module {
 	} loads[MAX_LOADS];
 	int refs;
 	uint64_t last_used;
+	bool eh_checked, has_eh;   /* the .eh_frame_hdr table, looked for on first use */
+	struct eh_table eh;
 	struct module *next;
 };
 
@@ -535,6 +538,43 @@ void sym_proc_lookup(sym_proc *p, uint64_t pc, bool is_return, struct sym_frame 
 	memo_put(p, out);
 }
 
+/*
+ * A stripped function's identity: the start of the .eh_frame FDE that covers
+ * addr (compilers emit one per function), named module+0xSTART. Locked.
+ */
+static void cfi_function(sym_proc *p, struct module *m, const struct sym_map *mp, Dwarf_Addr addr,
+			 struct sym_frame *out)
+{
+	GElf_Addr bias = 0;
+	Elf *e;
+	const uint8_t *data;
+	size_t size = 0;
+	uint64_t start;
+	char buf[320];
+
+	if (!m->eh_checked) {
+		m->eh_checked = true;
+		e = dwfl_module_getelf(m->dm, &bias);
+		data = e ? (const uint8_t *)elf_rawfile(e, &size) : NULL;
+		m->has_eh = data && ehframe_table(data, size, &m->eh);
+	}
+	if (!m->has_eh)
+		return;
+	e = dwfl_module_getelf(m->dm, &bias);
+	data = e ? (const uint8_t *)elf_rawfile(e, &size) : NULL;
+	if (!data || !ehframe_function_start(data, size, &m->eh, addr, &start))
+		return;
+	snprintf(buf, sizeof(buf), "%s+0x%" PRIx64, sym_module_basename(mp), start);
+	out->cfi_function = out->function = intern(p, buf);
+	out->cfi_start = start;
+	out->function_offset = addr - start;
+}
+
+const char *sym_frame_name(const struct sym_frame *f)
+{
+	return f->function;
+}
+
 static void lookup_uncached(sym_proc *p, struct sym_frame *out)
 {
 	struct sym_map *mp;
@@ -562,6 +602,8 @@ static void lookup_uncached(sym_proc *p, struct sym_frame *out)
 		if (name && name[0]) {
 			out->function = intern(p, name);
 			out->function_offset = symoff;
+		} else {
+			cfi_function(p, m, mp, addr, out);
 		}
 		line = (p->flags & SYM_LINES) ? dwfl_module_getsrc(m->dm, addr) : NULL;
 		if (line && (file = dwfl_lineinfo(line, &lineaddr, &lineno, NULL, NULL, NULL))) {

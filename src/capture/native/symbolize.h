@@ -24,10 +24,23 @@ struct sym_frame {
 	uint64_t lookup_pc;	   /* pc, or pc - 1 for a return address */
 	const struct sym_map *map; /* NULL when pc is in no mapping */
 	uint64_t file_offset;	   /* lookup_pc as an offset into map->path */
-	const char *function;	   /* NULL when unknown (stripped, no debug file) */
-	uint64_t function_offset;  /* lookup_pc - symbol start */
+	/*
+	 * The symbol; for stripped code without a debug file, the function named
+	 * by its start (cfi_function, below); NULL when neither is known.
+	 */
+	const char *function;
+	uint64_t function_offset;  /* lookup_pc - symbol (or function) start */
 	const char *file;	   /* source file, NULL without debug info */
 	int line;		   /* 0 when unknown */
+	/*
+	 * Without a symbol: the function identified by its start in the module's
+	 * unwind table (.eh_frame, which even stripped binaries keep), as
+	 * "module+0xSTART" (link-time address), so every instruction of one
+	 * function gets one name; function then points to the same string.
+	 * NULL when there is a symbol or no entry covers pc.
+	 */
+	const char *cfi_function;
+	uint64_t cfi_start;	   /* START above */
 };
 
 /*
@@ -81,6 +94,9 @@ const struct sym_map *sym_proc_maps(const sym_proc *p, size_t *n);
  * instruction (pc - 1) is looked up. Never fails: unknown parts stay NULL.
  */
 void sym_proc_lookup(sym_proc *p, uint64_t pc, bool is_return, struct sym_frame *out);
+
+/* The name to group by (function), NULL when unknown. */
+const char *sym_frame_name(const struct sym_frame *f);
 
 /* Short module name for display: the basename of map->path, or "?". */
 const char *sym_module_basename(const struct sym_map *m);
