@@ -226,6 +226,9 @@ expect 401 "alerts without a token" POST /v1/alerts -d '{"alerts":[]}'
 expect 401 "a big body without a token is refused before it is read" POST /v1/captures --data-binary @"$T/big"
 expect 202 "POST with the right token" POST /v1/captures -H "Authorization: Bearer $TOKEN" -d "{\"target\":\"sleepers\",\"pid\":$SLEEPER2,\"capture\":[\"stacks\"]}"
 expect 200 "alerts with the right token" POST /v1/alerts -H "Authorization: Bearer $TOKEN" -d '{"version":"4","alerts":[]}'
+"$HOUND" status -a "$API" >"$T/status_nt.txt" 2>&1
+check "hound status without the token: exit 1" test $? = 1
+check "and says the agent wants its token" grep -q "refused: 401 (it wants its bearer token" "$T/status_nt.txt"
 "$HOUND" status -a "$API" --token-file "$T/token" >"$T/status2.txt" 2>&1
 check "hound status with --token-file" test $? = 0
 kill "$HOUND_PID"
