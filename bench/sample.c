@@ -6,8 +6,13 @@
  * and a soak of many process-samples with handle churn and rescans.
  *
  *   sample -f PIDFILE -n N [-s SOAK_SAMPLES]
+ *   sample -d
  * PIDFILE lists at least N pids (one per line) of live processes. Prints
- * markdown table rows on stdout.
+ * markdown table rows on stdout. -d measures discovery instead: one scan of
+ * every process on the system by hound's procs_scan (first scan and steady
+ * state), its floor (listing /proc and reading each process's stat, what a
+ * scan must do to see new and exec'd processes) and libproc2 reading the
+ * fields discovery used to take from it (stat, status, cmdline).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -175,6 +180,113 @@ static double select_ns(bool full, int rounds)
 	return ns;
 }
 
+/* ---- discovery ---- */
+
+static void count_cb(const struct proc_ident *id, void *arg);
+
+/* Numeric entries of /proc: every process, kernel threads included. */
+static long count_procs(void)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	long n = 0;
+
+	while (d && (de = readdir(d)))
+		n += de->d_name[0] >= '1' && de->d_name[0] <= '9';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * rounds procs_scan_run calls; ns per process listed in /proc (kernel
+ * threads are read too, then left out of the callbacks), like the floor.
+ */
+static double scan_ns(procs_scan *scan, int rounds, long *procs)
+{
+	long seen = 0, listed = count_procs();
+	int64_t t0 = util_mono_ns();
+
+	for (int r = 0; r < rounds; r++)
+		procs_scan_run(scan, count_cb, &seen);
+	*procs = listed;
+	return (double)(util_mono_ns() - t0) / ((double)listed * rounds);
+}
+
+/* The floor: list /proc, read every numeric entry's stat; ns per process. */
+static double scan_floor_ns(int rounds)
+{
+	char buf[1024], path[300];
+	long seen = 0;
+	int64_t t0 = util_mono_ns();
+	int pfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	for (int r = 0; r < rounds; r++) {
+		DIR *d = fdopendir(dup(pfd));
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			if (de->d_name[0] < '1' || de->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "%s/stat", de->d_name);
+			int fd = openat(pfd, path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0)
+				continue;
+			if (read(fd, buf, sizeof(buf)) > 0)
+				seen++;
+			close(fd);
+		}
+		if (d)
+			closedir(d);
+	}
+	close(pfd);
+	return (double)(util_mono_ns() - t0) / (double)(seen ? seen : 1);
+}
+
+/* libproc2 with the items discovery took from it before; ns per process. */
+static double scan_libproc2_ns(int rounds)
+{
+	enum pids_item items[] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_ID_EUID,  PIDS_CMD,
+				  PIDS_FLAGS,  PIDS_STATE,	PIDS_CMDLINE_V};
+	struct pids_info *info = NULL;
+	long total = 0;
+	int64_t t0;
+
+	if (procps_pids_new(&info, items, (int)ARRAY_LEN(items)) < 0)
+		return -1;
+	procps_pids_reap(info, PIDS_FETCH_TASKS_ONLY);
+	t0 = util_mono_ns();
+	for (int r = 0; r < rounds; r++) {
+		struct pids_fetch *f = procps_pids_reap(info, PIDS_FETCH_TASKS_ONLY);
+		total += f ? f->counts->total : 0;
+	}
+	double ns = (double)(util_mono_ns() - t0) / (double)(total ? total : 1);
+	procps_pids_unref(&info);
+	return ns;
+}
+
+static int discovery(void)
+{
+	double first[REPS], steady[REPS], fl[REPS], lp[REPS];
+	long procs = 0;
+	int rounds = 20;
+
+	for (int k = 0; k < REPS; k++) {
+		procs_scan *scan = NULL;
+		if (procs_scan_new("/proc", PROCS_NEED_CMDLINE, &scan) < 0)
+			return 1;
+		first[k] = scan_ns(scan, 1, &procs);
+		steady[k] = scan_ns(scan, rounds, &procs);
+		procs_scan_free(scan);
+		fl[k] = scan_floor_ns(rounds);
+		lp[k] = scan_libproc2_ns(rounds);
+	}
+	double sm = median(steady, REPS), fm = median(fl, REPS);
+	printf("| %ld | %.2f / %.2f | %.2f / %.2f | %.2fx / %.2fx | %.2f | %.2f |\n", procs,
+	       steady[0] / 1e3, sm / 1e3, fl[0] / 1e3, fm / 1e3, steady[0] / fl[0], sm / fm,
+	       median(first, REPS) / 1e3, median(lp, REPS) / 1e3);
+	return 0;
+}
+
 /* ---- soak ---- */
 
 static void count_cb(const struct proc_ident *id, void *arg)
@@ -196,7 +308,7 @@ static void soak(proc_handle **h, host_sampler *host, long samples, bool rescan)
 		return;
 	printf("\nsoak: %ld process-samples over %d processes (full mask; every round "
 	       "reopens 1%% of the handles%s)\n\n",
-	       samples, npids, rescan ? "; every 10th round a libproc2 rescan" : "; no rescans");
+	       samples, npids, rescan ? "; every 10th round a discovery rescan" : "; no rescans");
 	printf("| process-samples | hound RSS (KiB) | malloc in use (KiB) |\n|---:|---:|---:|\n");
 	while (done < samples) {
 		host_sampler_refresh(host);
@@ -243,7 +355,9 @@ int main(int argc, char **argv)
 	host_sampler *host = NULL;
 	int host_fds[3];
 
-	while ((opt = getopt(argc, argv, "f:n:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "df:n:s:")) != -1) {
+		if (opt == 'd')
+			return discovery();
 		if (opt == 'f')
 			pidfile = optarg;
 		else if (opt == 'n')

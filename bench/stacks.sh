@@ -2,14 +2,16 @@
 # bench/stacks.sh: `hound stacks` vs `eu-stack -p` vs gdb on 50- and 500-thread
 # targets, in one run: wall time, the target's longest stall (measured inside
 # the target by a heartbeat thread), hound's per-thread stop time, and name
-# agreement with eu-stack. Prints a markdown section and, with -w, writes it
-# into docs/benchmarks.md under "## Stacks".
+# agreement with eu-stack. hound and eu-stack are timed the same way (whole
+# process, exec to exit) in alternating runs, the order swapped every round;
+# min, median and max are reported. Prints a markdown section and, with -w,
+# writes it into docs/benchmarks.md under "## Stacks".
 #
 #   bench/stacks.sh [-w] [-r RUNS]      (HOUND=path/to/hound, default ./hound)
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 HOUND=${HOUND:-./hound}
-RUNS=7
+RUNS=11
 WRITE=0
 while getopts "wr:" o; do
 	case $o in w) WRITE=1 ;; r) RUNS=$OPTARG ;; *) exit 2 ;; esac
@@ -36,6 +38,23 @@ stall_of() {
 	kill -USR1 "$TPID"
 	while [ "$(wc -l <"$W/target.out")" -le "$n" ]; do sleep 0.01; done
 	tail -1 "$W/target.out" | awk '{print $2}'
+}
+
+# walls RUNS PID: hound and eu-stack alternately, RUNS rounds, the order
+# swapped every round; prints "min med max" in ms for hound, then for eu-stack.
+walls() {
+	python3 - "$1" "$HOUND" "$2" <<'PY'
+import statistics, subprocess, sys, time
+runs, hound, pid = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+cmds = [[hound, "stacks", "-p", pid], ["eu-stack", "-p", pid]]
+t = [[], []]
+for r in range(runs):
+    for i in ((0, 1) if r % 2 == 0 else (1, 0)):
+        t0 = time.perf_counter()
+        subprocess.run(cmds[i], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        t[i].append(1000 * (time.perf_counter() - t0))
+print(" ".join("%.1f %.1f %.1f" % (min(v), statistics.median(v), max(v)) for v in t))
+PY
 }
 
 # wall_of RUNS CMD...: median wall time in ms over RUNS runs (timed without forks of date).
@@ -68,8 +87,8 @@ for n in 50 500; do
 	"$HOUND" stacks -p "$pid" >/dev/null 2>&1 # warm the page cache for every tool alike
 	eu-stack -p "$pid" >/dev/null 2>&1
 
-	h_wall=$(wall_of "$RUNS" "$HOUND" stacks -p "$pid")
-	e_wall=$(wall_of "$RUNS" eu-stack -p "$pid")
+	set -- $(walls "$RUNS" "$pid")
+	h_min=$1 h_wall=$2 h_max=$3 e_min=$4 e_wall=$5 e_max=$6
 	g_wall=$(wall_of 3 "${GDB_BT[@]}" "$pid")
 	idle=$(for i in 1 2 3; do stall_of sleep 0.05; done | median)
 	h_stall=$(for i in 1 2 3; do stall_of "$HOUND" stacks -p "$pid"; done | median)
@@ -89,7 +108,7 @@ for n in 50 500; do
 	agree=$(python3 "$TOP/tests/system/stacks_compare.py" "$W/h.txt" "$W/e.txt" | tail -1)
 	ratio=$(awk -v h="$h_wall" -v e="$e_wall" 'BEGIN {printf "%.2f", h / e}')
 	pct=$(echo "$agree" | awk '{printf "%.2f%% (%d/%d frames)", 100 * $6, $4, $2}')
-	rows="$rows| $((n + 2)) | $h_wall | $e_wall | $g_wall | ${ratio}x | $stops | $maxstop | $idle | $h_stall | $e_stall | $g_stall | $pct |
+	rows="$rows| $((n + 2)) | $h_min / $h_wall / $h_max | $e_min / $e_wall / $e_max | $g_wall | ${ratio}x | $stops | $maxstop | $idle | $h_stall | $e_stall | $g_stall | $pct |
 "
 	kill -9 "$TPID"; wait "$TPID" 2>/dev/null
 done
@@ -97,13 +116,14 @@ done
 section=$(cat <<MD
 ## Stacks
 
-Command: \`HOUND=./hound bench/stacks.sh -w\` (median of $RUNS runs for hound and
-eu-stack, 3 for gdb; targets: \`tests/targets/threads.c -n N -t\`, built -O2 -g:
+Command: \`HOUND=./hound bench/stacks.sh -w -r $RUNS\` ($RUNS alternating runs of hound and
+eu-stack, order swapped every round, min / median / max; median of 3 for gdb; targets: \`tests/targets/threads.c -n N -t\`, built -O2 -g:
 N workers parked in three known call chains, plus main and a heartbeat thread
 that sleeps 1 ms in a loop and records its largest oversleep).
-Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r), $(date -u +%Y-%m-%d).
+Machine: $(nproc) CPUs, ${cpu:-unknown CPU}, Linux $(uname -r), $(date -u +%Y-%m-%d);
+load average when written: $(cut -d' ' -f1-3 /proc/loadavg).
 
-| threads | hound ms | eu-stack ms | gdb ms | hound / eu-stack | hound median stop µs | hound max stop µs | stall idle µs | stall hound µs | stall eu-stack µs | stall gdb µs | names = eu-stack |
+| threads | hound ms (min / med / max) | eu-stack ms (min / med / max) | gdb ms | hound / eu-stack (medians) | hound median stop µs | hound max stop µs | stall idle µs | stall hound µs | stall eu-stack µs | stall gdb µs | names = eu-stack |
 |---|---|---|---|---|---|---|---|---|---|---|---|
 ${rows%
 }
@@ -120,8 +140,12 @@ ${rows%
   start-up and output:
 ${inners%
 }
-- Goals: wall <= 0.25x eu-stack; median per-thread stop <= 100 µs; names agree
-  with eu-stack on >= 99% of frames.
+- Start-up: \`hound --version\` $(wall_of 20 "$HOUND" --version) ms and
+  \`eu-stack --version\` $(wall_of 20 eu-stack --version) ms (median of 20); hound links
+  $(ldd "$HOUND" | wc -l) shared objects (libcurl, libcrypto, libmicrohttpd and
+  libsystemd are loaded only by the commands that use them).
+- Goals: wall <= 0.25x eu-stack at 52 threads and <= 0.1x at 502; median
+  per-thread stop <= 100 µs; names agree with eu-stack on >= 99% of frames.
 MD
 )
 echo "$section"

@@ -5,16 +5,20 @@
 set -euo pipefail
 
 build_pkgs=(build-essential autoconf automake pkg-config
-	libyaml-dev libproc2-dev libcurl4-openssl-dev libunwind-dev
+	libyaml-dev libproc2-dev libcurl4-openssl-dev libssl-dev libunwind-dev
 	libdw-dev libelf-dev zlib1g-dev libmicrohttpd-dev libjansson-dev libsystemd-dev
 	python3 curl)
 test_pkgs=(clang libclang-rt-14-dev golang-go elfutils gdb awscli
 	prometheus prometheus-alertmanager libc6-dbg util-linux procps iproute2 linux-perf
 	systemd lintian dpkg-dev debhelper fakeroot man-db apache2-utils wrk bc python3-yaml
-	bsdextrautils groff-base binutils chromium
+	bsdextrautils groff-base binutils chromium strace
 	debuginfod)
 # JVM targets: real OpenJDK 17 services compiled by the tests (javac), jcmd to cross-check
 test_pkgs+=(openjdk-17-jdk-headless)
+
+# core dumps: libzstd for core.zst, zstd to open them in the tests.
+build_pkgs+=(libzstd-dev)
+test_pkgs+=(zstd)
 
 want=("${build_pkgs[@]}")
 [ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,6 +105,7 @@ static void tstate_init(struct tstate *ts, const struct target_conf *t, const st
 	ts->heap_baseline = wants_heap_baseline(t, c);
 	ts->fingerprint = fingerprint(t, c);
 	limit_init(&ts->limits, t->max_captures);
+	limit_init(&ts->core_limits, t->max_cores);
 	ts->firings = xcalloc(t->nrules ? t->nrules : 1, sizeof(uint64_t));
 }
 
@@ -115,6 +117,7 @@ static void tstate_fini(agent *a, struct tstate *ts)
 	}
 	free(ts->procs);
 	limit_fini(&ts->limits);
+	limit_fini(&ts->core_limits);
 	free(ts->firings);
 	free(ts->fingerprint);
 }
@@ -168,18 +171,34 @@ void agent_add_service(agent *a, const struct agent_service *svc)
 		a->svc[a->nsvc++] = svc;
 }
 
+/* A spool left world-readable (an older version, a hand-made directory): closed to others. */
+static void restrict_output(const char *dir)
+{
+	struct stat st;
+	if (stat(dir, &st) < 0 || !(st.st_mode & 027))
+		return;
+	if (chmod(dir, st.st_mode & 0750) < 0)
+		log_warn("output directory is open to other users and cannot be restricted", "dir=%s mode=%04o error=%s",
+			 dir, (unsigned)(st.st_mode & 07777), strerror(errno));
+	else
+		log_info("output directory was open to other users: restricted", "dir=%s mode=%04o", dir,
+			 (unsigned)(st.st_mode & 0750));
+}
+
 int agent_new(struct hound_config *cfg, agent **out)
 {
 	agent *a = xcalloc(1, sizeof(*a));
+	a->disk_avail_bytes = -1;
 	int rc;
 
 	pthread_mutex_init(&a->lock, NULL);
 	a->cfg = cfg;
-	rc = util_mkdir_p(cfg->output, 0755);
+	rc = util_mkdir_p(cfg->output, 0750);
 	if (rc < 0) {
 		log_error("cannot create output directory", "dir=%s error=%s", cfg->output, strerror(-rc));
 		goto fail;
 	}
+	restrict_output(cfg->output);
 	rc = host_sampler_new("/proc", &a->host);
 	if (rc < 0) {
 		log_error("cannot open host metrics", "error=%s", strerror(-rc));
@@ -187,7 +206,7 @@ int agent_new(struct hound_config *cfg, agent **out)
 	}
 	rc = procs_scan_new("/proc", scan_needs(cfg), &a->scan);
 	if (rc < 0) {
-		log_error("cannot start process discovery", "call=procps_pids_new error=%s", strerror(-rc));
+		log_error("cannot start process discovery", "call=open(/proc) error=%s", strerror(-rc));
 		goto fail;
 	}
 	a->nts = cfg->ntargets;
@@ -389,6 +408,7 @@ static void reload_apply(agent *a, int rc, struct hound_config *nc, struct confi
 		/* Unchanged target: its processes, histories and counters carry over. */
 		free(nts[i].procs);
 		limit_fini(&nts[i].limits);
+		limit_fini(&nts[i].core_limits);
 		free(nts[i].firings);
 		char *fp = nts[i].fingerprint;
 		bool hb = nts[i].heap_baseline;
@@ -445,11 +465,14 @@ int agent_run(agent *a)
 		 PACKAGE_VERSION, a->cfg->path, a->nts, (long long)a->cfg->interval_ms, a->cfg->output);
 	notify_ready();
 	struct reloader *rl = reloader_new(pthread_self());
+	notify_watchdog_start(&a->busy_since_ms);
 	int64_t next = util_mono_ms();
 	while (!a->stopping) {
 		int64_t start = util_mono_ms();
 		int64_t lag = start - next;
+		__atomic_store_n(&a->busy_since_ms, start, __ATOMIC_RELEASE);
 		tick(a, start);
+		__atomic_store_n(&a->busy_since_ms, 0, __ATOMIC_RELEASE);
 		int64_t took = util_mono_ms() - start;
 		pthread_mutex_lock(&a->lock);
 		a->last_loop_ms = took;
@@ -459,7 +482,6 @@ int agent_run(agent *a)
 		if (lag > a->max_lag_ms)
 			a->max_lag_ms = lag;
 		pthread_mutex_unlock(&a->lock);
-		notify_watchdog();
 		next += a->cfg->interval_ms;
 		if (next < util_mono_ms()) /* overran: skip missed ticks, do not burst */
 			next = util_mono_ms();
@@ -481,7 +503,9 @@ int agent_run(agent *a)
 				int rc;
 				if (reloader_take(rl, &rc, &nc, &errs)) {
 					notify_reloading();
+					__atomic_store_n(&a->busy_since_ms, util_mono_ms(), __ATOMIC_RELEASE);
 					reload_apply(a, rc, nc, errs);
+					__atomic_store_n(&a->busy_since_ms, 0, __ATOMIC_RELEASE);
 					notify_ready();
 				}
 				continue;
@@ -498,6 +522,7 @@ int agent_run(agent *a)
 	if (left > 0)
 		log_warn("captures still running at exit", "count=%d", left);
 	stop_services(a, util_mono_ms() + 5000);
+	notify_watchdog_stop();
 	log_info("hound stopped", NULL);
 	return 0;
 }

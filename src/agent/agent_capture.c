@@ -125,13 +125,54 @@ static void job_dispose(void *arg)
 	free(t);
 }
 
+#define DISK_BACKOFF_MIN_MS 1000
+#define DISK_BACKOFF_MAX_MS 10000
+
+/*
+ * Room for one more bundle (max_disk and the filesystem's free space),
+ * checked before any process is stopped: a capture on a full disk would
+ * stop the target for a bundle that cannot be written. While full, the
+ * check itself backs off (1 s doubling to 10 s) and every firing is refused.
+ */
+static bool disk_admit(agent *a, int64_t mono_ms)
+{
+	if (a->disk_full && mono_ms < a->disk_retry_mono_ms)
+		return false;
+	int64_t avail = -1;
+	int rc = spool_admit(a->cfg->output, a->cfg->max_disk, a->cfg->upload.enabled, &avail);
+	a->disk_avail_bytes = avail;
+	if (rc == 0) {
+		if (a->disk_full)
+			log_info("spool has room again: captures resume", "output=%s available_bytes=%lld",
+				 a->cfg->output, (long long)avail);
+		a->disk_full = false;
+		a->disk_backoff_ms = 0;
+		return true;
+	}
+	a->disk_backoff_ms = a->disk_backoff_ms ? a->disk_backoff_ms * 2 : DISK_BACKOFF_MIN_MS;
+	if (a->disk_backoff_ms > DISK_BACKOFF_MAX_MS)
+		a->disk_backoff_ms = DISK_BACKOFF_MAX_MS;
+	a->disk_retry_mono_ms = mono_ms + a->disk_backoff_ms;
+	if (!a->disk_full) {
+		a->disk_full_episodes++;
+		if (rc == -EDQUOT)
+			log_error("spool over max_disk with bundles not yet uploaded: captures refused until it shrinks",
+				  "output=%s max_disk=%llu", a->cfg->output, (unsigned long long)a->cfg->max_disk);
+		else
+			log_error("spool filesystem full: captures refused until space is freed",
+				  "output=%s available_bytes=%lld", a->cfg->output, (long long)avail);
+	}
+	a->disk_full = true;
+	return false;
+}
+
 enum agent_refusal agent_admit(agent *a, struct tstate *ts, struct tproc *p, int64_t mono_ms)
 {
 	if (p->capturing)
 		return REFUSE_BUSY;
 	if (!limit_allow(&ts->limits, ts->conf->max_captures, ts->conf->limit_window_ms, mono_ms))
 		return REFUSE_LIMIT;
-	if (spool_admit(a->cfg->output, a->cfg->max_disk, a->cfg->upload.enabled) < 0)
+	if (!disk_admit(a, mono_ms))
 		return REFUSE_DISK;
 	return REFUSE_NONE;
 }
@@ -161,10 +202,37 @@ static struct capture_job *make_job(agent *a, struct tstate *ts, struct tproc *p
 	job->proc.exe = p->exe ? xstrdup(p->exe) : NULL;
 	job->proc.cgroup = p->cgroup ? xstrdup(p->cgroup) : NULL;
 	capture_job_set_labels(job, a->cfg->labels, a->cfg->nlabels);
+	if (a->cfg->max_disk) {
+		int64_t used = spool_usage(a->cfg->output);
+		job->disk_left = used >= 0 && (uint64_t)used < a->cfg->max_disk ? a->cfg->max_disk - (uint64_t)used : 1;
+	}
 	return job;
 }
 
 /* Queues job for p; on success copies the bundle ID into id (256 bytes) before the worker can free it. */
+/*
+ * A core dump is large and freezes the target for a moment: limits.max_cores
+ * per window bounds them apart from the other kinds. Over the limit the core
+ * item is dropped from the job and the bundle says why.
+ */
+static void admit_core(struct tstate *ts, struct capture_job *job, int64_t mono)
+{
+	struct capture_list *l = &job->items;
+	for (size_t i = 0; i < l->n; i++) {
+		if (l->items[i].kind != K_CORE)
+			continue;
+		if (limit_allow(&ts->core_limits, ts->conf->max_cores, ts->conf->limit_window_ms, mono)) {
+			limit_record(&ts->core_limits, mono);
+			return;
+		}
+		memmove(&l->items[i], &l->items[i + 1], (l->n - i - 1) * sizeof(*l->items));
+		l->n--;
+		bundle_add_error(job->bundle, "core", "refused: limits.max_cores (%d per %lld s) reached",
+				 ts->conf->max_cores, (long long)(ts->conf->limit_window_ms / 1000));
+		return;
+	}
+}
+
 static int submit(agent *a, struct tstate *ts, struct tproc *p, struct capture_job *job, int64_t mono,
 		  char *id)
 {
@@ -172,6 +240,7 @@ static int submit(agent *a, struct tstate *ts, struct tproc *p, struct capture_j
 		capture_job_free(job);
 		return -EIO;
 	}
+	admit_core(ts, job, mono);
 	struct job_task *t = xcalloc(1, sizeof(*t));
 	t->a = a;
 	t->job = job;
@@ -261,7 +330,7 @@ static void baseline_run(void *arg, volatile sig_atomic_t *stop)
 	if (b->remove) {
 		util_rm_rf(b->dir);
 	} else {
-		int rc = util_mkdir_p(b->dir, 0755);
+		int rc = util_mkdir_p(b->dir, 0700);
 		if (rc == 0)
 			rc = b->go_url ? go_heap_baseline(b->go_url, b->dir)
 			     : b->jvm  ? jvm_heap_baseline(b->pid, b->dir)

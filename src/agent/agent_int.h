@@ -22,6 +22,7 @@ struct tstate {
 	struct tproc **procs;
 	size_t nprocs, cap;
 	struct limit_state limits;
+	struct limit_state core_limits; /* core dumps, bounded by limits.max_cores */
 	uint64_t *firings;            /* per rule */
 	uint64_t captures_ok, captures_failed;
 	uint64_t refused[REFUSE_BAD_KIND + 1];
@@ -65,9 +66,14 @@ struct agent {
 	/* loop health */
 	int64_t last_tick_mono_ms;
 	int64_t last_loop_ms, max_loop_ms, last_lag_ms, max_lag_ms;
+	int64_t busy_since_ms; /* mono ms the current tick or reload began, 0 between (atomic) */
 	uint64_t ticks, samples, sample_errors, scans, reloads, reload_failures;
 	uint64_t captures_by_kind[K_COUNT][2]; /* [kind][ok=0 / failed=1] */
 	uint64_t capture_jobs_ok, capture_jobs_failed;
+	/* spool full (max_disk or filesystem): captures refused, rechecked with backoff */
+	bool disk_full;
+	int64_t disk_retry_mono_ms, disk_backoff_ms, disk_avail_bytes;
+	uint64_t disk_full_episodes;
 
 	struct recent_bundle recent[RECENT_MAX];
 	size_t nrecent, recent_head;

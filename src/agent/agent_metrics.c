@@ -416,6 +416,21 @@ static void write_rules(struct pbuf *p, agent *a, int64_t now)
 	}
 }
 
+static void write_spool(struct pbuf *p, const agent *a)
+{
+	family(p, "hound_spool_full", "gauge",
+	       "1 while captures are refused because the spool is full (max_disk or its filesystem).");
+	sample_u(p, "hound_spool_full", a->disk_full ? 1 : 0);
+	family(p, "hound_spool_full_episodes_total", "counter",
+	       "Times the spool became full and captures started being refused.");
+	sample_u(p, "hound_spool_full_episodes_total", a->disk_full_episodes);
+	if (a->disk_avail_bytes >= 0) {
+		family(p, "hound_spool_available_bytes", "gauge",
+		       "Bytes available on the spool's filesystem at the last capture check.");
+		sample_u(p, "hound_spool_available_bytes", (uint64_t)a->disk_avail_bytes);
+	}
+}
+
 static void write_upload(struct pbuf *p, uploader *up)
 {
 	struct uploader_stats s;
@@ -534,6 +549,7 @@ void agent_write_metrics(agent *a, char **buf, size_t *len)
 	write_captures(&p, a);
 	write_targets(&p, a, now);
 	write_rules(&p, a, now);
+	write_spool(&p, a);
 	uploader *up = a->up;
 	char *output = xstrdup(a->cfg->output);
 	uint64_t max_disk = a->cfg->max_disk;

@@ -61,6 +61,8 @@ static unsigned kind_bits(enum capture_kind k, bool go)
 		return PRIV_DAC_READ_SEARCH | PRIV_PTRACE;
 	case K_HEAP_DUMP:
 		return 0; /* only over the JVM's attach socket: jvm_bits() */
+	case K_CORE:
+		return PRIV_PTRACE; /* PTRACE_SEIZE, /proc/PID/mem */
 	case K_COMMAND:
 		/* A command capture inspects the target (jcmd, gdb, ls /proc/PID/fd):
 		 * a root child inherits the bounding set, so keep what it will need. */

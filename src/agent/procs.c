@@ -1,95 +1,257 @@
-/* procs: process discovery (libproc2) and target selectors. */
+/* procs: process discovery (/proc listing, incremental) and target selectors. */
 #include "agent/procs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
-
-#include <libproc2/pids.h>
 
 #include "lib/procfs.h"
 #include "lib/util.h"
 
 #define PF_KTHREAD 0x00200000UL
+#define CMDLINE_MAX (128 * 1024) /* longer command lines are cut */
 
-/* Our item order; results are read by these indexes (see PLATFORM-NOTES). */
-enum {
-	I_PID,
-	I_BEGAN,
-	I_EUID,
-	I_CMD,
-	I_FLAGS,
-	I_STATE,
-	I_CMDLINE_V, /* only when PROCS_NEED_CMDLINE */
-	I_MAX
+/*
+ * What a scan remembers of one process between scans. The costly reads
+ * (status for the uid, cmdline, exe, cgroup) happen once per process: when
+ * its PID first shows up, or when the same PID turns out to be another
+ * process (other start time), to have exec'd (other comm) or to have changed
+ * credentials (the owner of its /proc files follows the effective uid and
+ * turns to root when credentials change). Every scan still reads each
+ * process's stat: one small read that tells all of that.
+ */
+struct pentry {
+	pid_t pid; /* 0: free slot */
+	uint64_t start_ticks;
+	uid_t uid, owner; /* effective uid (status); owner of /proc/PID/stat */
+	bool skip;	  /* kernel thread or zombie: never reported */
+	unsigned seen;	  /* the scan that last listed it */
+	char comm[PROCFS_COMM_MAX];
+	char *cmdline, *exe, *cgroup; /* per the scan's needs, NULL when unreadable */
 };
 
 struct procs_scan {
-	struct pids_info *info;
+	char *root;
+	int root_fd;
 	unsigned need;
-	int nitems;
 	pid_t self;
-	char *cmdline; /* joined args, grown as needed, reused across processes */
-	size_t cmdline_cap;
-	char exe[PATH_MAX];
-	char cgroup[8192];
+	unsigned gen;
+	struct pentry *tab; /* open addressing on pid, cap a power of two */
+	size_t cap, used;
+	char *buf; /* read buffer, CMDLINE_MAX + 1 */
 };
 
 int procs_scan_new(const char *proc_root, unsigned need, procs_scan **out)
 {
-	enum pids_item items[I_MAX] = {PIDS_ID_PID, PIDS_TICS_BEGAN, PIDS_ID_EUID,  PIDS_CMD,
-				       PIDS_FLAGS,  PIDS_STATE,	     PIDS_CMDLINE_V};
-	procs_scan *s;
-	int r;
+	const char *root = proc_root ? proc_root : "/proc";
+	int fd;
 
 	*out = NULL;
-	if (proc_root && strcmp(proc_root, "/proc") != 0)
-		return -ENOTSUP;
-	s = xcalloc(1, sizeof(*s));
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	procs_scan *s = xcalloc(1, sizeof(*s));
+	s->root = xstrdup(root);
+	s->root_fd = fd;
 	s->need = need;
 	s->self = getpid();
-	s->nitems = (need & PROCS_NEED_CMDLINE) ? I_MAX : I_CMDLINE_V;
-	r = procps_pids_new(&s->info, items, s->nitems);
-	if (r < 0) {
-		free(s);
-		return r;
-	}
+	s->cap = 256;
+	s->tab = xcalloc(s->cap, sizeof(*s->tab));
+	s->buf = xmalloc(CMDLINE_MAX + 1);
 	*out = s;
 	return 0;
+}
+
+static void entry_clear(struct pentry *e)
+{
+	free(e->cmdline);
+	free(e->exe);
+	free(e->cgroup);
+	memset(e, 0, sizeof(*e));
 }
 
 void procs_scan_free(procs_scan *s)
 {
 	if (!s)
 		return;
-	procps_pids_unref(&s->info);
-	free(s->cmdline);
+	for (size_t i = 0; i < s->cap; i++)
+		entry_clear(&s->tab[i]);
+	free(s->tab);
+	free(s->buf);
+	free(s->root);
+	close(s->root_fd);
 	free(s);
 }
 
-static const char *join_args(procs_scan *s, char **argv)
+static size_t slot_of(const procs_scan *s, pid_t pid)
 {
-	size_t need = 1, n = 0;
+	return ((size_t)pid * 2654435761u) & (s->cap - 1);
+}
 
-	for (char **a = argv; a && *a; a++)
-		need += strlen(*a) + 1;
-	if (need > s->cmdline_cap) {
-		s->cmdline_cap = need < 4096 ? 4096 : need;
-		s->cmdline = xrealloc(s->cmdline, s->cmdline_cap);
+/* The entry of pid, or the free slot where it goes. */
+static struct pentry *lookup(procs_scan *s, pid_t pid)
+{
+	for (size_t i = slot_of(s, pid);; i = (i + 1) & (s->cap - 1))
+		if (s->tab[i].pid == pid || s->tab[i].pid == 0)
+			return &s->tab[i];
+}
+
+/* Rebuilds the table at cap (dropping entries not listed by this scan when prune). */
+static void rehash(procs_scan *s, size_t cap, bool prune)
+{
+	struct pentry *old = s->tab;
+	size_t ocap = s->cap;
+
+	s->tab = xcalloc(cap, sizeof(*s->tab));
+	s->cap = cap;
+	s->used = 0;
+	for (size_t i = 0; i < ocap; i++) {
+		if (!old[i].pid)
+			continue;
+		if (prune && old[i].seen != s->gen) {
+			entry_clear(&old[i]);
+			continue;
+		}
+		*lookup(s, old[i].pid) = old[i];
+		s->used++;
 	}
-	for (char **a = argv; a && *a; a++) {
-		size_t l = strlen(*a);
-		if (n)
-			s->cmdline[n++] = ' ';
-		memcpy(s->cmdline + n, *a, l);
-		n += l;
+	free(old);
+}
+
+/* Reads ROOT/PID/NAME into s->buf (NUL-terminated); its length or -errno. */
+static ssize_t read_pid_file(procs_scan *s, pid_t pid, const char *name, size_t max,
+			     struct stat *st)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%d/%s", (int)pid, name);
+	fd = openat(s->root_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = util_read_full(fd, s->buf, max);
+	if (n >= 0 && st && fstat(fd, st) < 0)
+		n = -errno;
+	close(fd);
+	if (n >= 0)
+		s->buf[n] = '\0';
+	return n;
+}
+
+/* The arguments joined by spaces (NUL bytes between them in the file), malloc'd. */
+static char *read_cmdline(procs_scan *s, pid_t pid)
+{
+	ssize_t n = read_pid_file(s, pid, "cmdline", CMDLINE_MAX, NULL);
+	if (n < 0)
+		return NULL;
+	while (n > 0 && s->buf[n - 1] == '\0')
+		n--;
+	for (ssize_t i = 0; i < n; i++)
+		if (s->buf[i] == '\0')
+			s->buf[i] = ' ';
+	return xstrndup(s->buf, (size_t)n);
+}
+
+/* Fills e's once-per-process fields; false when the process is gone. */
+static bool entry_fill(procs_scan *s, struct pentry *e)
+{
+	struct procfs_status status;
+	char path[64];
+	ssize_t n;
+
+	free(e->cmdline);
+	free(e->exe);
+	free(e->cgroup);
+	e->cmdline = e->exe = e->cgroup = NULL;
+	if (e->skip)
+		return true;
+	n = read_pid_file(s, e->pid, "status", 8192, NULL);
+	if (n < 0 || procfs_parse_status(s->buf, (size_t)n, &status) < 0)
+		return false;
+	e->uid = status.euid;
+	if (s->need & PROCS_NEED_CMDLINE)
+		e->cmdline = read_cmdline(s, e->pid);
+	if (s->need & PROCS_NEED_EXE) {
+		snprintf(path, sizeof(path), "%d/exe", (int)e->pid);
+		n = readlinkat(s->root_fd, path, s->buf, PATH_MAX - 1);
+		if (n >= 0)
+			e->exe = xstrndup(s->buf, (size_t)n);
 	}
-	s->cmdline[n] = '\0';
-	return s->cmdline;
+	if (s->need & PROCS_NEED_CGROUP) {
+		n = read_pid_file(s, e->pid, "cgroup", 8191, NULL);
+		if (n >= 0)
+			e->cgroup = xstrndup(s->buf, (size_t)n);
+	}
+	return true;
+}
+
+/*
+ * Does PID have threads besides its leader? A thread other than the leader
+ * leaves the task list as it exits, so a zombie leader with others listed
+ * is a process whose main thread exited (pthread_exit) and that still runs.
+ */
+static bool other_threads(procs_scan *s, pid_t pid)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "%d/task", (int)pid);
+	int fd = openat(s->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	int n = 0;
+	struct dirent *de;
+	while (n < 2 && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n >= 2;
+}
+
+/* Brings pid's entry up to date; NULL when the process is gone or unreadable. */
+static struct pentry *refresh(procs_scan *s, pid_t pid)
+{
+	struct procfs_stat st;
+	struct stat fst;
+	ssize_t n = read_pid_file(s, pid, "stat", 1024, &fst);
+
+	if (n < 0 || procfs_parse_stat(s->buf, (size_t)n, &st) < 0)
+		return NULL;
+	struct pentry *e = lookup(s, pid);
+	bool fresh = e->pid == 0;
+	if (fresh) {
+		if (2 * (s->used + 1) > s->cap) {
+			rehash(s, s->cap * 2, false);
+			e = lookup(s, pid);
+		}
+		e->pid = pid;
+		s->used++;
+	}
+	e->seen = s->gen;
+	/* a zombie leader with live threads: the main thread exited, the process runs */
+	bool skip = (st.flags & PF_KTHREAD) || st.state == 'X' ||
+		    (st.state == 'Z' && !other_threads(s, pid));
+	if (fresh || e->start_ticks != st.start_ticks || e->owner != fst.st_uid ||
+	    strcmp(e->comm, st.comm) != 0 || e->skip != skip) {
+		e->start_ticks = st.start_ticks;
+		e->owner = fst.st_uid;
+		e->skip = skip;
+		snprintf(e->comm, sizeof(e->comm), "%s", st.comm);
+		if (!entry_fill(s, e)) {
+			e->start_ticks = 0; /* read it all again if it is still there next time */
+			return NULL;
+		}
+	}
+	return e;
 }
 
 /* readlink of /proc/PID/exe into buf; NULL when unreadable (kernel thread, no privilege). */
@@ -126,31 +288,48 @@ static const char *read_cgroup(pid_t pid, char *buf, size_t len)
 
 int procs_scan_run(procs_scan *s, void (*fn)(const struct proc_ident *id, void *arg), void *arg)
 {
-	struct pids_fetch *f = procps_pids_reap(s->info, PIDS_FETCH_TASKS_ONLY);
+	int dfd = openat(s->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd < 0 ? NULL : fdopendir(dfd);
+	struct dirent *de;
 
-	if (!f)
-		return errno ? -errno : -EIO;
-	for (int i = 0; i < f->counts->total; i++) {
-		struct pids_result *r = f->stacks[i]->head;
-		struct proc_ident id = {0};
-
-		/* a zombie leader with live threads: the main thread exited, the process runs */
-		if ((r[I_FLAGS].result.ul_int & PF_KTHREAD) ||
-		    (r[I_STATE].result.s_ch == 'Z' && util_proc_live_tid(r[I_PID].result.s_int) < 0) ||
-		    r[I_PID].result.s_int == s->self)
+	if (!d) {
+		int e = errno;
+		if (dfd >= 0)
+			close(dfd);
+		return -e;
+	}
+	s->gen++;
+	while ((de = readdir(d))) {
+		char *end;
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
-		id.pid = r[I_PID].result.s_int;
-		id.start_ticks = r[I_BEGAN].result.ull_int;
-		id.uid = r[I_EUID].result.u_int;
-		id.comm = r[I_CMD].result.str ? r[I_CMD].result.str : "";
-		if (s->need & PROCS_NEED_CMDLINE)
-			id.cmdline = join_args(s, r[I_CMDLINE_V].result.strv);
-		if (s->need & PROCS_NEED_EXE)
-			id.exe = read_exe(id.pid, s->exe, sizeof(s->exe));
-		if (s->need & PROCS_NEED_CGROUP)
-			id.cgroup = read_cgroup(id.pid, s->cgroup, sizeof(s->cgroup));
+		long v = strtol(de->d_name, &end, 10);
+		if (*end || v <= 0 || v > INT32_MAX || (pid_t)v == s->self)
+			continue;
+		struct pentry *e = refresh(s, (pid_t)v);
+		if (!e || e->skip)
+			continue;
+		struct proc_ident id = {
+		    .pid = e->pid,
+		    .start_ticks = e->start_ticks,
+		    .uid = e->uid,
+		    .comm = e->comm,
+		    .cmdline = e->cmdline,
+		    .exe = e->exe,
+		    .cgroup = e->cgroup,
+		};
 		fn(&id, arg);
 	}
+	closedir(d);
+	/* Forget the processes that left; shrink the table when most did. */
+	size_t live = 0;
+	for (size_t i = 0; i < s->cap; i++)
+		live += s->tab[i].pid && s->tab[i].seen == s->gen;
+	size_t cap = 256;
+	while (cap < 2 * live + 2)
+		cap *= 2;
+	if (live != s->used || cap < s->cap)
+		rehash(s, cap > s->cap ? s->cap : cap, true);
 	return 0;
 }
 

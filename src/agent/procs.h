@@ -1,4 +1,4 @@
-/* procs: process discovery (libproc2) and target selectors. */
+/* procs: process discovery (/proc listing, incremental) and target selectors. */
 #ifndef HOUND_PROCS_H
 #define HOUND_PROCS_H
 
@@ -25,15 +25,18 @@ typedef struct procs_scan procs_scan;
 enum { PROCS_NEED_CMDLINE = 1, PROCS_NEED_EXE = 2, PROCS_NEED_CGROUP = 4 };
 
 /*
- * A reusable libproc2 context. libproc2 reads /proc only: proc_root must be
- * NULL or "/proc" (else -ENOTSUP). Returns 0 and *out (free with
- * procs_scan_free) or a negative errno from libproc2.
+ * A discovery context over proc_root (NULL: "/proc"). It remembers every
+ * process between scans, so a scan reads each process's small stat file and
+ * nothing more, unless the process is new, exec'd or changed credentials
+ * (then its status, and the cmdline, exe and cgroup the need bits ask for,
+ * are read again). Returns 0 and *out (free with procs_scan_free) or -errno
+ * when proc_root cannot be opened.
  */
 int procs_scan_new(const char *proc_root, unsigned need, procs_scan **out);
 /*
- * Calls fn once for every process (not threads), kernel threads and zombies
- * excluded. id and its strings are valid during the callback only. Returns 0
- * or -errno when /proc could not be read.
+ * Calls fn once for every process (not threads), kernel threads, zombies and
+ * hound itself excluded. id and its strings are valid during the callback
+ * only. Returns 0 or -errno when the proc root could not be listed.
  */
 int procs_scan_run(procs_scan *s, void (*fn)(const struct proc_ident *id, void *arg), void *arg);
 void procs_scan_free(procs_scan *s);

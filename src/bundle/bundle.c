@@ -55,7 +55,7 @@ int bundle_create(const char *parent, pid_t pid, const char *rule, int64_t wall_
 	int rc;
 
 	*out = NULL;
-	rc = util_mkdir_p(parent, 0755);
+	rc = util_mkdir_p(parent, 0750);
 	if (rc < 0)
 		return rc;
 	util_fmt_compact_time(wall_ms, ts, sizeof(ts));
@@ -81,7 +81,7 @@ int bundle_create(const char *parent, pid_t pid, const char *rule, int64_t wall_
 		}
 		if (access(final, F_OK) == 0)
 			continue;
-		if (mkdir(b->tmpdir, 0755) == 0) {
+		if (mkdir(b->tmpdir, 0750) == 0) {
 			*out = b;
 			return 0;
 		}

@@ -11,32 +11,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bundle/mpstate.h"
+#include "bundle/s3_int.h"
 #include "lib/http_client.h"
 #include "lib/log.h"
 #include "lib/sha256.h"
 #include "lib/util.h"
 
-#define MIN_PART (5ull << 20)       /* S3's smallest non-final part */
-#define MAX_PARTS 10000u            /* S3's largest part count */
-#define PART_ATTEMPTS 4             /* tries per part before this attempt gives up */
 #define MAX_XML_RESPONSE (1u << 20) /* S3 answers are small XML documents */
+/*
+ * No total deadline, which a slow link cannot meet however healthy: a
+ * request is abandoned only when less than LOW_SPEED_BPS move for
+ * LOW_SPEED_S seconds (a stalled connection or a store that stopped answering).
+ */
+#define LOW_SPEED_BPS 1024L
+#define LOW_SPEED_S 30L
 
-struct s3_client {
-	http_client *http;
-	char *scheme;       /* "http" or "https" */
-	char *hostport;     /* "s3.amazonaws.com", "127.0.0.1:9000" */
-	char *base_path;    /* endpoint path without trailing slash, usually "" */
-	char *bucket;
-	bool path_style;
-	bool sign_payload;  /* sha256 of the body in the signature (plain http) */
-	char *sigv4;        /* "aws:amz:REGION:s3" */
-	char *userpwd;      /* "AKID:SECRET" */
-	char *token_hdr;    /* "x-amz-security-token: ..." or NULL */
-	char *ca_file;
-	uint64_t part_size, threshold;
-	const int *cancel;
-};
 
 char *s3_encode_key(const char *key)
 {
@@ -166,7 +155,7 @@ char *s3_object_url(const s3_client *s, const char *key, const char *query)
 }
 
 /* Text of the first <tag>...</tag> in xml with the five XML entities decoded. */
-static char *xml_text(const char *xml, const char *tag)
+char *s3_xml_text(const char *xml, const char *tag)
 {
 	if (!xml)
 		return NULL;
@@ -204,7 +193,7 @@ static char *xml_text(const char *xml, const char *tag)
 }
 
 /* A query value: like a key, but '/' is encoded too. */
-static char *encode_query_value(const char *v)
+char *s3_encode_query_value(const char *v)
 {
 	char *ek = s3_encode_key(v), *out = xmalloc(3 * strlen(ek) + 1), *o = out;
 	for (const char *c = ek; *c; c++) {
@@ -220,18 +209,26 @@ static char *encode_query_value(const char *v)
 	return out;
 }
 
-struct body {
-	int fd;             /* -1: use buf */
-	off_t off;
-	uint64_t len;
-	const char *buf;
-};
+
+/* A body of len bytes stalled: send at most half as much at once from now on (S3's minimum at least). */
+static void shrink_parts(s3_client *s, uint64_t len)
+{
+	uint64_t cur = s->slow_part && s->slow_part < len ? s->slow_part : len;
+	uint64_t next = (cur / 2 + (1ull << 20) - 1) & ~((1ull << 20) - 1); /* whole MiB */
+	if (next < MIN_PART)
+		next = MIN_PART;
+	if (s->slow_part && next >= s->slow_part)
+		return;
+	s->slow_part = next;
+	log_warn("upload timed out on a slow link: sending smaller parts", "failed_bytes=%llu part_size=%llu",
+		 (unsigned long long)len, (unsigned long long)next);
+}
 
 /*
  * One signed request. Returns 0 for a 2xx answer (resp filled; caller finis it),
  * else fills err and returns -EACCES / -EIO / a transport -errno.
  */
-static int s3_request(s3_client *s, const char *method, const char *key, const char *query,
+int s3_request(s3_client *s, const char *method, const char *key, const char *query,
 		      const struct body *b, const char *ctype, struct http_response *resp,
 		      struct s3_error *err)
 {
@@ -283,14 +280,17 @@ static int s3_request(s3_client *s, const char *method, const char *key, const c
 		.aws_userpwd = s->userpwd,
 		.resp_fd = -1,
 		.max_body = MAX_XML_RESPONSE,
-		/* no total deadline a slow link cannot meet: 60 s plus 1 s per MiB */
-		.timeout_ms = 60000 + (int64_t)(len >> 20) * 1000,
+		.timeout_ms = -1,
+		.low_speed_bps = LOW_SPEED_BPS,
+		.low_speed_s = LOW_SPEED_S,
 		.ca_file = s->ca_file,
 		.cancel = s->cancel,
 	};
 	rc = http_request_do(s->http, &req, resp);
 	err->status = resp->status;
 	err->code[0] = '\0';
+	if (rc == -ETIMEDOUT && len > MIN_PART)
+		shrink_parts(s, len);
 	if (rc < 0) {
 		snprintf(err->msg, sizeof(err->msg), "%s", resp->err);
 		http_response_fini(resp);
@@ -303,7 +303,7 @@ static int s3_request(s3_client *s, const char *method, const char *key, const c
 		free(url);
 		return 0;
 	}
-	char *code = xml_text(resp->body, "Code"), *msg = xml_text(resp->body, "Message");
+	char *code = s3_xml_text(resp->body, "Code"), *msg = s3_xml_text(resp->body, "Message");
 	snprintf(err->code, sizeof(err->code), "%s", code ? code : "");
 	snprintf(err->msg, sizeof(err->msg), "%s %s: HTTP %ld%s%s%s%s", method, url, resp->status,
 		 code ? " " : "", code ? code : "", msg ? ": " : "", msg ? msg : "");
@@ -312,219 +312,4 @@ static int s3_request(s3_client *s, const char *method, const char *key, const c
 	free(url);
 	http_response_fini(resp);
 	return resp->status == 401 || resp->status == 403 ? -EACCES : -EIO;
-}
-
-static int put_single(s3_client *s, const char *key, int fd, uint64_t size, const char *ctype,
-		      struct s3_error *err)
-{
-	struct body b = { .fd = fd, .off = 0, .len = size };
-	struct http_response resp;
-	int rc = s3_request(s, "PUT", key, NULL, &b, ctype, &resp, err);
-	if (rc == 0)
-		http_response_fini(&resp);
-	return rc;
-}
-
-static bool cancelled(const s3_client *s)
-{
-	return s->cancel && __atomic_load_n(s->cancel, __ATOMIC_RELAXED);
-}
-
-static void sleep_ms(int64_t ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* Best effort: a failed abort leaves an incomplete upload the bucket's lifecycle can clean. */
-static void abort_multipart(s3_client *s, const char *key, const char *qid)
-{
-	struct s3_error e;
-	struct http_response resp;
-	char *q = xasprintf("uploadId=%s", qid);
-	if (s3_request(s, "DELETE", key, q, NULL, NULL, &resp, &e) == 0)
-		http_response_fini(&resp);
-	else
-		log_warn("could not abort multipart upload", "key=%s err=%s", key, e.msg);
-	free(q);
-}
-
-/* CreateMultipartUpload: the new UploadId (caller frees), or NULL with err set. */
-static char *create_multipart(s3_client *s, const char *key, const char *ctype, int *rc,
-			      struct s3_error *err)
-{
-	struct http_response resp;
-	*rc = s3_request(s, "POST", key, "uploads=", &(struct body){ .fd = -1, .buf = "" }, ctype,
-			 &resp, err);
-	if (*rc < 0)
-		return NULL;
-	char *id = xml_text(resp.body, "UploadId");
-	http_response_fini(&resp);
-	if (!id || !*id) {
-		snprintf(err->msg, sizeof(err->msg), "CreateMultipartUpload %s: no UploadId", key);
-		free(id);
-		*rc = -EIO;
-		return NULL;
-	}
-	return id;
-}
-
-/* UploadPart with its own retries; the ETag (caller frees) or NULL with *rc and err set. */
-static char *upload_part(s3_client *s, const char *key, const char *qid, unsigned partno, int fd,
-			 uint64_t off, uint64_t len, int *rc, struct s3_error *err)
-{
-	struct http_response resp;
-	char *etag = NULL, *q = xasprintf("partNumber=%u&uploadId=%s", partno, qid);
-	for (int attempt = 1;; attempt++) {
-		struct body b = { .fd = fd, .off = (off_t)off, .len = len };
-		*rc = s3_request(s, "PUT", key, q, &b, NULL, &resp, err);
-		if (*rc == 0) {
-			etag = resp.etag ? xstrdup(resp.etag) : NULL;
-			http_response_fini(&resp);
-			if (!etag) {
-				snprintf(err->msg, sizeof(err->msg), "UploadPart %s part %u: no ETag", key,
-					 partno);
-				*rc = -EIO;
-			}
-			break;
-		}
-		bool gone = strcmp(err->code, "NoSuchUpload") == 0;
-		if (*rc == -EACCES || gone || attempt >= PART_ATTEMPTS || cancelled(s))
-			break;
-		log_warn("upload part failed, retrying", "key=%s part=%u attempt=%d err=%s", key, partno,
-			 attempt, err->msg);
-		sleep_ms(250LL << attempt);
-	}
-	free(q);
-	return etag;
-}
-
-static int complete_multipart(s3_client *s, const char *key, const char *qid,
-			      const struct mp_state *st, struct s3_error *err)
-{
-	struct http_response resp;
-	size_t cap = 64 + (size_t)st->nparts * 160, n = 0;
-	char *xml = xmalloc(cap);
-	n += (size_t)snprintf(xml + n, cap - n, "<CompleteMultipartUpload>");
-	for (unsigned i = 0; i < st->nparts && n < cap; i++)
-		n += (size_t)snprintf(xml + n, cap - n,
-				      "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>", i + 1,
-				      st->etags[i]);
-	n += (size_t)snprintf(xml + n, n < cap ? cap - n : 0, "</CompleteMultipartUpload>");
-	char *q = xasprintf("uploadId=%s", qid);
-	struct body b = { .fd = -1, .buf = xml, .len = n < cap ? n : cap - 1 };
-	int rc = n < cap ? s3_request(s, "POST", key, q, &b, "application/xml", &resp, err) : -EIO;
-	if (rc == 0)
-		http_response_fini(&resp);
-	free(q);
-	free(xml);
-	return rc;
-}
-
-/*
- * The state of an earlier attempt at this same file (same size, mtime and
- * cut), or false. A state for another version of the file is dropped and its
- * upload aborted.
- */
-static bool resume_state(s3_client *s, const char *key, const char *resume, const struct mp_state *want,
-			 struct mp_state *st)
-{
-	if (!resume || mpstate_load(resume, st) < 0)
-		return false;
-	if (st->size == want->size && st->part_size == want->part_size &&
-	    st->mtime_ns == want->mtime_ns && st->nparts == want->nparts)
-		return true;
-	char *qid = encode_query_value(st->upload_id);
-	log_info("file changed since its multipart upload began; starting over", "key=%s", key);
-	abort_multipart(s, key, qid);
-	free(qid);
-	unlink(resume);
-	mpstate_fini(st);
-	return false;
-}
-
-static int put_multipart(s3_client *s, const char *key, int fd, uint64_t size, int64_t mtime_ns,
-			 const char *ctype, const char *resume, struct s3_error *err)
-{
-	uint64_t part = s->part_size;
-	if ((size + part - 1) / part > MAX_PARTS)
-		part = ((size / MAX_PARTS) | ((1ull << 20) - 1)) + 1; /* round up to MiB */
-	struct mp_state st, want = { .size = size, .part_size = part, .mtime_ns = mtime_ns,
-				     .nparts = (unsigned)((size + part - 1) / part) };
-	int rc = 0;
-	bool resumed = resume_state(s, key, resume, &want, &st);
-	if (resumed) {
-		unsigned done = 0;
-		for (unsigned i = 0; i < st.nparts; i++)
-			done += st.etags[i] != NULL;
-		log_info("resuming multipart upload", "key=%s parts_stored=%u parts=%u", key, done,
-			 st.nparts);
-	} else {
-		st = want;
-		st.upload_id = create_multipart(s, key, ctype, &rc, err);
-		if (!st.upload_id)
-			return rc;
-		st.etags = xcalloc(st.nparts, sizeof(char *));
-		if (resume && (rc = mpstate_begin(resume, &st)) < 0) {
-			log_warn("cannot record multipart state; an interruption restarts this file",
-				 "key=%s state=%s err=%s", key, resume, strerror(-rc));
-			resume = NULL;
-		}
-		rc = 0;
-	}
-	char *qid = encode_query_value(st.upload_id);
-	for (unsigned i = 0; i < st.nparts && rc == 0; i++) {
-		if (st.etags[i])
-			continue;
-		uint64_t off = (uint64_t)i * part, len = size - off < part ? size - off : part;
-		st.etags[i] = upload_part(s, key, qid, i + 1, fd, off, len, &rc, err);
-		if (st.etags[i] && resume && mpstate_add_part(resume, i + 1, st.etags[i]) < 0)
-			log_warn("cannot record an uploaded part", "key=%s part=%u", key, i + 1);
-	}
-	if (rc == 0)
-		rc = complete_multipart(s, key, qid, &st, err);
-	bool gone = rc < 0 && strcmp(err->code, "NoSuchUpload") == 0;
-	if (rc == 0 || gone) {
-		if (resume)
-			unlink(resume);
-	} else if (!resume) {
-		abort_multipart(s, key, qid);
-	} /* else: the stored parts wait in the store for the next attempt */
-	free(qid);
-	mpstate_fini(&st);
-	/* The store forgot a resumed upload (expired, aborted): start this file over once. */
-	if (gone && resumed)
-		return put_multipart(s, key, fd, size, mtime_ns, ctype, resume, err);
-	return rc;
-}
-
-int s3_put_file(s3_client *s, const char *key, const char *path, const char *resume,
-		struct s3_error *err)
-{
-	struct s3_error local;
-	if (!err)
-		err = &local;
-	memset(err, 0, sizeof(*err));
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		snprintf(err->msg, sizeof(err->msg), "open %s: %s", path, strerror(e));
-		return -e;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		snprintf(err->msg, sizeof(err->msg), "fstat %s: %s", path, strerror(e));
-		close(fd);
-		return -e;
-	}
-	const char *base = strrchr(path, '/');
-	const char *ctype = s3_content_type(base ? base + 1 : path);
-	uint64_t size = (uint64_t)st.st_size;
-	int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-	int rc = size > s->threshold ? put_multipart(s, key, fd, size, mtime_ns, ctype, resume, err)
-				     : put_single(s, key, fd, size, ctype, err);
-	close(fd);
-	return rc;
 }

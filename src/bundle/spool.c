@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
@@ -230,26 +231,53 @@ static void remove_bundle(const struct spool_entry *e, const char *why)
 			 why);
 }
 
-int spool_admit(const char *output, uint64_t max_disk, bool upload_enabled)
+uint64_t spool_min_free(uint64_t fs_bytes)
+{
+	uint64_t want = fs_bytes / 100;
+	if (want < SPOOL_MIN_FREE_LOW)
+		want = SPOOL_MIN_FREE_LOW;
+	return want > SPOOL_MIN_FREE_HIGH ? SPOOL_MIN_FREE_HIGH : want;
+}
+
+/* Bytes available to us on output's filesystem and its size, or -1 when unknown. */
+static int64_t fs_avail(const char *output, uint64_t *size)
+{
+	struct statvfs vfs;
+	*size = 0;
+	if (statvfs(output, &vfs) < 0)
+		return -1;
+	*size = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+	return (int64_t)((uint64_t)vfs.f_bavail * vfs.f_frsize);
+}
+
+int spool_admit(const char *output, uint64_t max_disk, bool upload_enabled, int64_t *avail)
 {
 	UNUSED(upload_enabled); /* uploaded bundles are safe to drop either way */
-	if (max_disk == 0)
-		return 0;
-	int64_t used = spool_usage(output);
-	if ((uint64_t)used < max_disk)
-		return 0;
-	struct spool_entry *e;
-	size_t n;
-	if (spool_list(output, &e, &n) == 0) {
-		for (size_t i = 0; i < n && (uint64_t)used >= max_disk; i++) {
-			if (e[i].state != SPOOL_UPLOADED)
-				continue;
-			remove_bundle(&e[i], "max_disk");
-			used = spool_usage(output);
+	uint64_t fs_size;
+	int64_t free_b = fs_avail(output, &fs_size);
+	bool short_fs = free_b >= 0 && (uint64_t)free_b < spool_min_free(fs_size);
+	int64_t used = max_disk ? spool_usage(output) : 0;
+	bool over = max_disk && (uint64_t)used >= max_disk;
+	if (over || short_fs) {
+		struct spool_entry *e;
+		size_t n;
+		if (spool_list(output, &e, &n) == 0) {
+			for (size_t i = 0; i < n && (over || short_fs); i++) {
+				if (e[i].state != SPOOL_UPLOADED)
+					continue;
+				remove_bundle(&e[i], over ? "max_disk" : "disk_full");
+				if (max_disk)
+					used = spool_usage(output);
+				over = max_disk && (uint64_t)used >= max_disk;
+				free_b = fs_avail(output, &fs_size);
+				short_fs = free_b >= 0 && (uint64_t)free_b < spool_min_free(fs_size);
+			}
+			spool_list_free(e, n);
 		}
-		spool_list_free(e, n);
 	}
-	return (uint64_t)used < max_disk ? 0 : -ENOSPC;
+	if (avail)
+		*avail = free_b;
+	return over ? -EDQUOT : short_fs ? -ENOSPC : 0;
 }
 
 void spool_expire(const char *output, int64_t keep_local_ms)

@@ -24,12 +24,23 @@ enum spool_bundle_state { SPOOL_PENDING = 0, SPOOL_PARTIAL = 1, SPOOL_UPLOADED =
 int64_t spool_usage(const char *output);
 
 /*
- * Called before a capture: evicts uploaded bundles, oldest first, until the
- * usage is below max_disk. Returns 0 when a new capture may proceed, -ENOSPC
- * when the spool is still full (the caller logs and counts the refusal).
- * Bundles not yet uploaded are never deleted. max_disk 0 means no quota.
+ * Free space a capture needs on the spool's filesystem before it starts:
+ * 1% of the filesystem, at least SPOOL_MIN_FREE_LOW, at most SPOOL_MIN_FREE_HIGH.
  */
-int spool_admit(const char *output, uint64_t max_disk, bool upload_enabled);
+#define SPOOL_MIN_FREE_LOW (4ull << 20)
+#define SPOOL_MIN_FREE_HIGH (64ull << 20)
+uint64_t spool_min_free(uint64_t fs_bytes);
+
+/*
+ * Called before a capture (before any process is stopped): evicts uploaded
+ * bundles, oldest first, until the usage is below max_disk and the
+ * filesystem has spool_min_free() bytes available. Returns 0 when a new
+ * capture may proceed, -EDQUOT when the spool is still over max_disk,
+ * -ENOSPC when its filesystem is still short of space (the caller logs and
+ * counts the refusal). Bundles not yet uploaded are never deleted. max_disk
+ * 0 means no quota. *avail (may be NULL) gets the bytes available, or -1.
+ */
+int spool_admit(const char *output, uint64_t max_disk, bool upload_enabled, int64_t *avail);
 
 /* Deletes bundles whose upload completed more than keep_local_ms ago. */
 void spool_expire(const char *output, int64_t keep_local_ms);

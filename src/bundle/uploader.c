@@ -1,4 +1,8 @@
-/* uploader: a thread that drains the spool into the object store, retrying forever. */
+/*
+ * uploader: a thread that drains the spool into the object store, retrying
+ * forever. Each bundle backs off on its own: one the store keeps refusing
+ * never holds back the bundles behind it.
+ */
 #include "bundle/uploader.h"
 
 #include <errno.h>
@@ -24,6 +28,14 @@
 #define RESCAN_MS 10000      /* look at the spool this often even without a kick */
 #define EXPIRE_EVERY_MS 60000
 
+/* A bundle that failed recently: when it may be tried again. */
+struct retry {
+	char *dir;
+	unsigned failures;
+	int64_t next_mono_ms;
+	int last;                /* enum outcome of the last attempt */
+};
+
 struct uploader {
 	char *output;
 	char *prefix;
@@ -39,10 +51,16 @@ struct uploader {
 	int cancel;              /* atomically set at the deadline: aborts a transfer */
 	struct uploader_stats st;
 	unsigned seed;
+	struct retry *retry;     /* worker thread only */
+	size_t nretry;
 };
 
-/* How one attempt at a file ended. */
-enum outcome { UP_OK, UP_RETRY, UP_SKIP, UP_CANCEL };
+/*
+ * How one attempt at a file ended. UP_RETRY: this bundle failed (a 5xx, a
+ * refused file); UP_DOWN: the store as a whole failed (no answer, refused
+ * credentials), so trying the next bundle now would fail the same way.
+ */
+enum outcome { UP_OK, UP_SKIP, UP_RETRY, UP_DOWN, UP_CANCEL }; /* worst last */
 
 int uploader_new(const struct hound_config *cfg, uploader **out)
 {
@@ -112,7 +130,7 @@ static enum outcome classify(uploader *u, const struct spool_entry *e, const cha
 		log_error("object store refused the credentials: bundle kept, will retry",
 			  "target=%s id=%s key=%s status=%ld code=%s err=%s", e->target, e->id, key,
 			  err->status, err->code, err->msg);
-		return UP_RETRY;
+		return UP_DOWN;
 	}
 	if (err->status >= 400 && err->status < 500 && err->status != 408 && err->status != 429) {
 		log_error("object store rejected a file: bundle kept, will retry later",
@@ -122,7 +140,7 @@ static enum outcome classify(uploader *u, const struct spool_entry *e, const cha
 	}
 	log_warn("upload failed, will retry", "target=%s id=%s key=%s status=%ld err=%s",
 		 e->target, e->id, key, err->status, err->msg);
-	return UP_RETRY;
+	return err->status == 0 ? UP_DOWN : UP_RETRY;
 }
 
 /* Uploads what is missing of one bundle, manifest.json last. */
@@ -213,9 +231,58 @@ static uint64_t pending_bytes(const struct spool_entry *e)
 	return total;
 }
 
-/* One pass over the spool, oldest first. Stops at the first retryable failure. */
-static enum outcome upload_pass(uploader *u)
+static struct retry *retry_find(uploader *u, const char *dir)
 {
+	for (size_t i = 0; i < u->nretry; i++)
+		if (strcmp(u->retry[i].dir, dir) == 0)
+			return &u->retry[i];
+	return NULL;
+}
+
+static void retry_drop(uploader *u, struct retry *r)
+{
+	free(r->dir);
+	*r = u->retry[--u->nretry];
+}
+
+/* Forgets bundles no longer waiting in the spool (uploaded, evicted). */
+static void retry_prune(uploader *u, const struct spool_entry *e, size_t n)
+{
+	for (size_t i = 0; i < u->nretry;) {
+		bool found = false;
+		for (size_t k = 0; k < n && !found; k++)
+			found = e[k].state != SPOOL_UPLOADED && strcmp(e[k].dir, u->retry[i].dir) == 0;
+		if (found)
+			i++;
+		else
+			retry_drop(u, &u->retry[i]);
+	}
+}
+
+/* Records one more failure (o) of the bundle at dir; returns when it may be tried again. */
+static int64_t retry_fail(uploader *u, const char *dir, enum outcome o, int64_t now)
+{
+	struct retry *r = retry_find(u, dir);
+	if (!r) {
+		u->retry = xrealloc(u->retry, (u->nretry + 1) * sizeof(*u->retry));
+		r = &u->retry[u->nretry++];
+		*r = (struct retry){ .dir = xstrdup(dir) };
+	}
+	r->failures++;
+	r->last = o;
+	r->next_mono_ms = now + backoff_ms(u, r->failures);
+	return r->next_mono_ms;
+}
+
+/*
+ * One pass over the spool: every bundle not backing off, oldest first. A
+ * bundle that fails gets its own backoff and the pass goes on with the next;
+ * a failure of the store itself (UP_DOWN) ends the pass. *next_ms is set to
+ * the earliest time a backed-off bundle becomes ready (INT64_MAX: none).
+ */
+static enum outcome upload_pass(uploader *u, int64_t *next_ms)
+{
+	*next_ms = INT64_MAX;
 	struct spool_entry *e;
 	size_t n;
 	int rc = spool_list(u->output, &e, &n);
@@ -235,12 +302,33 @@ static enum outcome upload_pass(uploader *u)
 	u->st.pending_bytes = pbytes;
 	pthread_mutex_unlock(&u->mu);
 
+	retry_prune(u, e, n);
+
 	enum outcome out = UP_OK;
-	for (size_t i = 0; i < n && out != UP_RETRY && out != UP_CANCEL; i++) {
+	for (size_t i = 0; i < n && out != UP_DOWN && out != UP_CANCEL; i++) {
 		if (e[i].state == SPOOL_UPLOADED)
 			continue;
+		struct retry *r = retry_find(u, e[i].dir);
+		int64_t now = util_mono_ms();
+		if (r && r->next_mono_ms > now) {
+			if (r->next_mono_ms < *next_ms)
+				*next_ms = r->next_mono_ms;
+			if ((int)out < r->last) /* still waiting counts as its last outcome */
+				out = (enum outcome)r->last;
+			continue;
+		}
 		enum outcome o = upload_bundle(u, &e[i]);
-		if (o != UP_OK)
+		if (o == UP_OK) {
+			if (r)
+				retry_drop(u, r);
+			continue;
+		}
+		if (o == UP_RETRY || o == UP_SKIP) {
+			int64_t at = retry_fail(u, e[i].dir, o, util_mono_ms());
+			if (at < *next_ms)
+				*next_ms = at;
+		}
+		if (o > out)
 			out = o;
 	}
 	spool_list_free(e, n);
@@ -257,22 +345,28 @@ static void *worker(void *arg)
 	int64_t next_expire = 0;
 
 	for (;;) {
-		enum outcome o = upload_pass(u);
+		int64_t ready_ms;
+		enum outcome o = upload_pass(u, &ready_ms);
 		int64_t now = util_mono_ms();
 		if (u->keep_local_ms > 0 && now >= next_expire) {
 			spool_expire(u->output, u->keep_local_ms);
 			next_expire = now + EXPIRE_EVERY_MS;
 		}
 		bool ok = o == UP_OK;
-		failures = ok ? 0 : failures + 1;
-		int64_t until = now + (ok ? RESCAN_MS : backoff_ms(u, failures));
+		/* The store is down: back off as a whole. Otherwise wake up for the
+		 * next bundle whose own backoff ends, or to rescan. */
+		failures = o == UP_DOWN ? failures + 1 : 0;
+		int64_t until = o == UP_DOWN ? now + backoff_ms(u, failures) : now + RESCAN_MS;
+		if (o != UP_DOWN && ready_ms < until)
+			until = ready_ms;
 
 		pthread_mutex_lock(&u->mu);
 		for (;;) {
 			now = util_mono_ms();
 			if (u->stopping && (ok || o == UP_SKIP || now >= u->deadline_ms))
 				break;
-			if (now >= until || (ok && u->kicked))
+			/* a new bundle is worth a pass unless the store itself is down */
+			if (now >= until || (o != UP_DOWN && u->kicked))
 				break;
 			wait_until(&u->cv, &u->mu,
 				   u->stopping && u->deadline_ms < until ? u->deadline_ms : until);
@@ -346,6 +440,9 @@ void uploader_free(uploader *u)
 	pthread_mutex_destroy(&u->mu);
 	pthread_cond_destroy(&u->cv);
 	pthread_cond_destroy(&u->done_cv);
+	for (size_t i = 0; i < u->nretry; i++)
+		free(u->retry[i].dir);
+	free(u->retry);
 	free(u->output);
 	free(u->prefix);
 	free(u);

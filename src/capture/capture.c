@@ -10,6 +10,7 @@
 
 #include "capture/cmdcapture.h"
 #include "capture/go/gocapture.h"
+#include "capture/native/core.h"
 #include "capture/jvm/jvmcapture.h"
 #include "capture/native/flightrec.h"
 #include "capture/native/fds.h"
@@ -39,6 +40,8 @@ static capture_fn pick(enum capture_kind k, bool go, bool jvm)
 		return locks_capture;
 	case K_FDS:
 		return fds_capture;
+	case K_CORE:
+		return core_capture; /* a Go service is a native process too */
 	case K_GOROUTINES:
 	case K_ALLOCS:
 	case K_BLOCK:
@@ -249,6 +252,7 @@ static int item_order(const struct capture_item *it, bool go)
 	case K_HEAP: return go ? 2 : 5;
 	case K_HEAP_DUMP: return 3;
 	case K_COMMAND: return 4;
+	case K_CORE: return 6; /* last: the longest, and it freezes the target briefly */
 	case K_CPU:
 	case K_TRACE: return 5;
 	default: return 3;
@@ -303,8 +307,9 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 		.jvm = !job->go_url && !job->jvm_off && jvm_capture_applies(job->proc.pid),
 		.stop = stop,
 		.comm = job->proc.comm,
+		.disk_left = job->disk_left,
 	};
-	for (int pass = 0; pass <= 5; pass++) {
+	for (int pass = 0; pass <= 6; pass++) {
 		/*
 		 * The flight recorder's profile right after the quick stacks:
 		 * symbolized while the process most likely still lives, not after

@@ -34,6 +34,7 @@ struct capture_job {
 	struct flightrec *flight;     /* a reference: adds cpu.before.pb.gz, or NULL */
 	int64_t flight_until_mono_ms; /* the moment of the firing */
 	bundle *bundle;               /* created early (capture_job_open) or by capture_job_run */
+	uint64_t disk_left;           /* max_disk minus the spool's usage, 0: no quota */
 	/* Results, filled by capture_job_run. */
 	char id[256];
 	char final_dir[4096];

@@ -92,7 +92,7 @@ static int open_output(const char *dir, char *name, size_t namelen)
 		snprintf(name, namelen, "command-%d.txt", n);
 		if (!util_snprintf(path, sizeof(path), "%s/%s", dir, name))
 			return -ENAMETOOLONG;
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 		if (fd >= 0 || errno != EEXIST)
 			return fd >= 0 ? fd : -errno;
 	}

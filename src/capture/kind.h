@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "bundle/bundle.h"
@@ -22,6 +23,7 @@ struct capture_ctx {
 	const char *heap_baseline_dir;     /* per-process baseline dir, may be NULL */
 	bool jvm;                          /* a HotSpot JVM (and not jvm: false): JVM variants apply */
 	volatile sig_atomic_t *stop;       /* set on shutdown: finish early */
+	uint64_t disk_left;                /* bytes the spool may still take (max_disk), 0: no quota */
 	const char *comm;                  /* comm when the job began (exec race hints); may be NULL */
 };
 

@@ -24,9 +24,9 @@ static void capture_usage(FILE *out)
 		"bundle is then downloaded into DIR, each file checked against its sha256.\n\n"
 		"  -p, --pid PID         the process\n"
 		"  -k, --kind KINDS      comma-separated capture kinds (default: stacks,heap):\n"
-		"                        stacks cpu heap locks fds, and with --go-url also goroutines\n"
-		"                        allocs block mutex threadcreate trace; on a JVM also\n"
-		"                        heap_dump (stacks, heap and cpu then use the JVM's attach socket)\n"
+		"                        stacks cpu heap locks fds core, and with --go-url also\n"
+		"                        goroutines allocs block mutex threadcreate trace; on a JVM\n"
+		"                        also heap_dump (stacks, heap and cpu then use the JVM's attach socket)\n"
 		"  -d, --duration D      duration of cpu, native heap and trace captures\n"
 		"                        (default 10s / 10s / 5s)\n"
 		"  -o, --output DIR      where the bundle directory goes (default: .)\n"
@@ -178,6 +178,7 @@ int cmd_capture(int argc, char **argv)
 		fprintf(stderr, "hound capture: -t and --token-file go with --agent\n");
 		return EXIT_USAGE;
 	}
+	util_private_umask();
 	if (agent)
 		return capture_agent(agent, target, token_file, kinds_set ? kinds : NULL, pid,
 				     duration_ms, wait_ms, outdir);

@@ -10,6 +10,7 @@
 #include "lib/heapdiff.h"
 #include "lib/metric.h"
 #include "lib/util.h"
+#include "report/coresummary.h"
 #include "report/cpusummary.h"
 #include "report/gosummary.h"
 #include "report/memsummary.h"
@@ -175,6 +176,25 @@ int cmd_report(int argc, char **argv)
 		if (memsummary_print_rollup(path, access(vars, R_OK) == 0 ? vars : NULL, stdout) < 0)
 			printf("\nmemory: smaps_rollup.txt is not readable\n");
 	}
+
+	/* A core dump: how big, how it was taken, how long the process was stopped, how to open it. */
+	json_t *cnotes = json_object_get(m, "notes"), *cf;
+	size_t ci;
+	json_array_foreach(json_object_get(m, "files"), ci, cf) {
+		if (strcmp(str(cf, "kind"), "core"))
+			continue;
+		struct coresummary cs = {
+			.file = str(cf, "name"),
+			.file_bytes = json_integer_value(json_object_get(cf, "bytes")),
+			.memory_bytes = json_string_value(json_object_get(cnotes, "core.memory_bytes")),
+			.method = json_string_value(json_object_get(cnotes, "core.method")),
+			.freeze_ms = json_string_value(json_object_get(cnotes, "core.freeze_ms")),
+			.fallback = json_string_value(json_object_get(cnotes, "core.fallback")),
+			.open = json_string_value(json_object_get(cnotes, "core.open")),
+		};
+		coresummary_print(&cs, stdout);
+	}
+
 	snprintf(path, sizeof(path), "%s/heap.diff.txt", dir);
 	if (access(path, R_OK) == 0) {
 		/* native: code first (who touched the memory still held), then the mappings */

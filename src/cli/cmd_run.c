@@ -12,6 +12,7 @@
 #include "lib/fdbudget.h"
 #include "lib/log.h"
 #include "report/report_html.h"
+#include "lib/util.h"
 
 static void run_usage(FILE *out)
 {
@@ -86,6 +87,7 @@ int cmd_run(int argc, char **argv)
 	}
 	config_errors_fini(&errs);
 
+	util_private_umask();
 	/*
 	 * Each watched process keeps a few /proc files open: raise the fd limit
 	 * and budget the kept fds, leaving a reserve for the API, captures and

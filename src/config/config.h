@@ -92,6 +92,7 @@ struct target_conf {
 	size_t nrules;
 	int max_captures;     /* limits.max_captures, default 6 */
 	int64_t limit_window_ms; /* limits.window, default 1h */
+	int max_cores;        /* limits.max_cores: core dumps per window, default 1 */
 	struct flight_recorder_conf flight_recorder;
 	uint64_t metric_mask; /* METRIC_BIT of every metric its rules use */
 	struct src_pos pos;

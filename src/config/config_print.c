@@ -227,6 +227,7 @@ static void print_target(FILE *f, const struct target_conf *t)
 	}
 	fprintf(f, "    limits:\n      max_captures: %d\n", t->max_captures);
 	kv_dur(f, 6, "window", t->limit_window_ms);
+	fprintf(f, "      max_cores: %d\n", t->max_cores);
 	if (t->jvm_off || t->jvm_on)
 		fprintf(f, "    jvm: %s\n", t->jvm_on ? "true" : "false");
 	if (t->flight_recorder.enabled) {

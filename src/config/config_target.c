@@ -140,16 +140,17 @@ out:
 	cfg_pop(x, mark);
 }
 
-static const char *const limits_keys[] = {"max_captures", "window"};
+static const char *const limits_keys[] = {"max_captures", "window", "max_cores"};
 static const char *const flight_keys[] = {"rate", "keep"};
 
 static void limits(struct cfg *x, yaml_node_t *n, struct target_conf *t)
 {
-	yaml_node_t *v[2];
+	yaml_node_t *v[3];
 	size_t mark = cfg_push(x, "limits");
 
-	if (cfg_map(x, n, limits_keys, 2, v)) {
+	if (cfg_map(x, n, limits_keys, 3, v)) {
 		cfg_int(x, "max_captures", v[0], &t->max_captures);
+		cfg_int(x, "max_cores", v[2], &t->max_cores);
 		if (cfg_duration(x, "window", v[1], &t->limit_window_ms) > 0 &&
 		    t->limit_window_ms < 1000)
 			bad(x, "window", v[1], "must be at least 1s");
@@ -192,6 +193,7 @@ static void target(struct cfg *x, yaml_node_t *n, struct target_conf *t)
 
 	t->max_captures = 6;
 	t->limit_window_ms = 3600000;
+	t->max_cores = 1; /* a core is large and freezes the target: rare by default */
 	t->flight_recorder.rate_hz = 19;
 	t->flight_recorder.keep_ms = 30000;
 	t->pos.line = (unsigned)n->start_mark.line + 1;

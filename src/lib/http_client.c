@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "lib/log.h"
 #include "lib/util.h"
@@ -86,6 +88,8 @@ static int load_libcurl(void)
 struct http_client {
 	CURL *h;
 	char errbuf[CURL_ERROR_SIZE];
+	/* the socket of the current (kept-alive) connection, for its send queue; -1 unknown */
+	int sock;
 };
 
 /* Per-request state shared with the libcurl callbacks. */
@@ -101,6 +105,11 @@ struct xfer {
 	int write_errno;        /* write to resp_fd failed */
 	bool cancelled;         /* on_body or *cancel asked to stop */
 	char *etag;
+	/* low-speed check (see progress_cb) */
+	http_client *c;
+	int64_t ls_mark_ms;     /* start of the current window */
+	uint64_t ls_mark_bytes; /* bytes moved at its start */
+	bool stalled;           /* aborted: too slow */
 };
 
 /*
@@ -142,6 +151,7 @@ int http_client_new(http_client **out)
 	}
 	http_client *c = xcalloc(1, sizeof(*c));
 	c->h = cu.easy_init();
+	c->sock = -1;
 	if (!c->h) {
 		free(c);
 		*out = NULL;
@@ -251,12 +261,55 @@ static size_t write_cb(char *src, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/*
+ * Bytes that really moved: received, plus sent minus what still waits in
+ * the socket's send queue. curl counts a body as sent once the kernel has
+ * it; on a slow link megabytes can sit in the send buffer, and curl's own
+ * CURLOPT_LOW_SPEED_* would then see no progress while they drain.
+ */
+static uint64_t moved_bytes(const struct xfer *x, curl_off_t dn, curl_off_t un)
+{
+	int outq = 0;
+	if (un > 0 && x->c->sock >= 0 && ioctl(x->c->sock, SIOCOUTQ, &outq) < 0)
+		outq = 0;
+	uint64_t up = (uint64_t)un > (uint64_t)outq ? (uint64_t)un - (uint64_t)outq : 0;
+	return (uint64_t)dn + up;
+}
+
+/* Remembers each new connection's socket (a reused connection keeps its own). */
+static int sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	http_client *c = arg;
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		c->sock = (int)fd;
+	return CURL_SOCKOPT_OK;
+}
+
 static int progress_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
 	struct xfer *x = arg;
-	if (__atomic_load_n(x->req->cancel, __ATOMIC_RELAXED)) {
+	(void)dt;
+	(void)ut;
+	if (x->req->cancel && __atomic_load_n(x->req->cancel, __ATOMIC_RELAXED)) {
 		x->cancelled = true;
 		return 1;
+	}
+	if (x->req->low_speed_bps > 0 && x->req->low_speed_s > 0) {
+		/*
+		 * Stalled when less than low_speed_bps * low_speed_s bytes moved in
+		 * the low_speed_s seconds since the mark; the mark moves up every
+		 * time that much has moved.
+		 */
+		int64_t now = util_mono_ms();
+		uint64_t moved = moved_bytes(x, dn, un);
+		uint64_t want = (uint64_t)x->req->low_speed_bps * (uint64_t)x->req->low_speed_s;
+		if (x->ls_mark_ms == 0 || moved < x->ls_mark_bytes || moved - x->ls_mark_bytes >= want) {
+			x->ls_mark_ms = now;
+			x->ls_mark_bytes = moved;
+		} else if (now - x->ls_mark_ms >= x->req->low_speed_s * 1000) {
+			x->stalled = true;
+			return 1;
+		}
 	}
 	return 0;
 }
@@ -286,6 +339,8 @@ static int map_error(CURL *h, CURLcode rc, const struct xfer *x)
 	long oserr = 0;
 	if (x->cancelled)
 		return -ECANCELED;
+	if (x->stalled)
+		return -ETIMEDOUT;
 	switch (rc) {
 	case CURLE_COULDNT_CONNECT:
 		cu.easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
@@ -385,7 +440,9 @@ int http_request_do(http_client *c, const struct http_request *req, struct http_
 			 (long)(req->connect_timeout_ms > 0 ? req->connect_timeout_ms
 							    : HTTP_DEFAULT_CONNECT_MS));
 	cu.easy_setopt(h, CURLOPT_TIMEOUT_MS,
-			 (long)(req->timeout_ms > 0 ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS));
+			 req->timeout_ms < 0 ? 0L
+					     : (long)(req->timeout_ms > 0 ? req->timeout_ms
+									 : HTTP_DEFAULT_TIMEOUT_MS));
 	cu.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	cu.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (req->ca_file)
@@ -395,9 +452,13 @@ int http_request_do(http_client *c, const struct http_request *req, struct http_
 	cu.easy_setopt(h, CURLOPT_WRITEDATA, &x);
 	cu.easy_setopt(h, CURLOPT_HEADERFUNCTION, header_cb);
 	cu.easy_setopt(h, CURLOPT_HEADERDATA, &x);
-	if (x.limit)
+	/* A HEAD announces the size of a body it never sends: no cap to trip on. */
+	if (x.limit && strcmp(m, "HEAD") != 0)
 		cu.easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x.limit);
-	if (req->cancel) {
+	x.c = c;
+	cu.easy_setopt(h, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+	cu.easy_setopt(h, CURLOPT_SOCKOPTDATA, c);
+	if (req->cancel || (req->low_speed_bps > 0 && req->low_speed_s > 0)) {
 		cu.easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
 		cu.easy_setopt(h, CURLOPT_XFERINFODATA, &x);
 		cu.easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
@@ -423,6 +484,10 @@ int http_request_do(http_client *c, const struct http_request *req, struct http_
 
 	CURLcode rc = cu.easy_perform(h);
 	cu.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_off_t clen = -1;
+	if (cu.easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &clen) != CURLE_OK)
+		clen = -1;
+	resp->content_length = (int64_t)clen;
 	if (rc != CURLE_OK) {
 		ret = map_error(h, rc, &x);
 		const char *what = c->errbuf[0] ? c->errbuf : cu.easy_strerror(rc);
@@ -431,6 +496,10 @@ int http_request_do(http_client *c, const struct http_request *req, struct http_
 				      m, req->url, (unsigned long long)x.limit);
 		else if (ret == -ECANCELED)
 			util_snprintf(resp->err, sizeof(resp->err), "%s %s: cancelled", m, req->url);
+		else if (x.stalled)
+			util_snprintf(resp->err, sizeof(resp->err),
+				      "%s %s: stalled: less than %ld bytes/s moved for %ld s", m,
+				      req->url, req->low_speed_bps, req->low_speed_s);
 		else if (x.read_errno)
 			util_snprintf(resp->err, sizeof(resp->err), "%s %s: reading the body: %s", m,
 				      req->url, x.read_errno == EIO ? "file shorter than announced"

@@ -26,7 +26,15 @@ struct http_request {
 	int resp_fd;
 	uint64_t max_body;                /* cap on the response body; over it: -EFBIG */
 	int64_t connect_timeout_ms;       /* 0: 5s */
-	int64_t timeout_ms;               /* 0: 30s; whole transfer */
+	int64_t timeout_ms;               /* 0: 30s; whole transfer; < 0: none (use low_speed_*) */
+	/*
+	 * A low-speed limit: -ETIMEDOUT when fewer than low_speed_bps bytes/s
+	 * move over a window of low_speed_s seconds. Unlike a total timeout, a
+	 * slow but moving transfer finishes however long it takes. Sent bytes
+	 * count once they leave the socket's send queue (not when curl hands
+	 * them to the kernel, as CURLOPT_LOW_SPEED_* counts them). 0: not used.
+	 */
+	long low_speed_bps, low_speed_s;
 	const char *ca_file;              /* NULL: system CAs; TLS is always verified */
 	/*
 	 * Optional streaming sink for the response body (used when resp_fd < 0):
@@ -44,6 +52,7 @@ struct http_response {
 	char *body;                       /* NUL-terminated, owned; NULL when resp_fd used */
 	size_t body_len;
 	char *etag;                       /* ETag response header (owned) or NULL */
+	int64_t content_length;           /* Content-Length of the answer (HEAD too), -1 unknown */
 	char err[256];                    /* transport error text when the call fails */
 };
 

@@ -104,6 +104,7 @@ static const char *const kind_names[K_COUNT] = {
 	[K_LOCKS] = "locks",
 	[K_FDS] = "fds",
 	[K_HEAP_DUMP] = "heap_dump",
+	[K_CORE] = "core",
 };
 
 const char *capture_kind_name(enum capture_kind k)
@@ -122,7 +123,7 @@ int capture_kind_by_name(const char *name)
 bool capture_kind_native(enum capture_kind k)
 {
 	return k == K_STACKS || k == K_CPU || k == K_HEAP || k == K_COMMAND || k == K_LOCKS ||
-	       k == K_FDS;
+	       k == K_FDS || k == K_CORE;
 }
 
 bool capture_kind_has_duration(enum capture_kind k)

@@ -63,6 +63,7 @@ enum capture_kind {
 	K_LOCKS,
 	K_FDS,
 	K_HEAP_DUMP,    /* JVM: heap.hprof.gz */
+	K_CORE,
 	K_COUNT
 };
 

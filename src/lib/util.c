@@ -117,6 +117,12 @@ void util_fmt_compact_time(int64_t wall_ms, char *buf, size_t len)
 	strftime(buf, len, "%Y%m%dT%H%M%SZ", &tm);
 }
 
+void util_private_umask(void)
+{
+	mode_t old = umask(027);
+	umask(old | 027);
+}
+
 int util_mkdir_p(const char *path, mode_t mode)
 {
 	char tmp[PATH_MAX];
@@ -217,7 +223,7 @@ int util_write_file_atomic(const char *path, const void *buf, size_t len)
 	char tmp[PATH_MAX];
 	if (!util_snprintf(tmp, sizeof(tmp), "%s.tmp", path))
 		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -errno;
 	int rc = util_write_full(fd, buf, len);

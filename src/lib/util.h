@@ -38,6 +38,12 @@ void util_fmt_time(int64_t wall_ms, char *buf, size_t len);
 void util_fmt_compact_time(int64_t wall_ms, char *buf, size_t len);
 
 /* Files. All return 0 or -errno. */
+/*
+ * Bundles and baselines hold other processes' memory maps, stacks and heap
+ * data: adds 027 to the umask so nothing hound creates is readable by other
+ * users (directories 0750 at most, files 0640), whatever umask it inherited.
+ */
+void util_private_umask(void);
 int util_mkdir_p(const char *path, mode_t mode);
 int util_rm_rf(const char *path);
 /* Reads a whole small file into a malloc'd NUL-terminated buffer (caller frees). */

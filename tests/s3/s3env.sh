@@ -79,6 +79,13 @@ s3_start() {
 proxy_ctl() { curl -sf -X "${2:-POST}" "http://127.0.0.1:$PROXY_PORT/__proxy/$1"; }
 proxy_log() { curl -sf "http://127.0.0.1:$PROXY_PORT/__proxy/log"; }
 
+# start_hound CONFIG LOG: `hound run -c CONFIG` in the background, its log in LOG; sets HPID.
+start_hound() {
+	bg "$HOUND" run -c "$1" 2>"$2"
+	HPID=$!
+}
+stop_hound() { kill -TERM $HPID 2>/dev/null; wait $HPID 2>/dev/null; }
+
 # aws_s3 ARGS...: Debian's aws CLI against the proxy with the test credentials.
 aws_s3() {
 	AWS_ACCESS_KEY_ID=$S3_KEY AWS_SECRET_ACCESS_KEY=$S3_SECRET AWS_DEFAULT_REGION=us-east-1 \

@@ -10,11 +10,15 @@ on any difference, so a signing bug fails the suite. It forwards good
 requests unchanged.
 
 Test hooks under /__proxy/ (not signed):
-  POST /__proxy/fault?count=N&match=RE[&status=S][&delay_ms=D][&drop=1]
+  POST /__proxy/fault?count=N&match=RE[&status=S][&delay_ms=D][&drop=1][&after=1][&rate_bps=B]
        the next N requests whose "METHOD PATH?QUERY" matches RE are delayed
        by D ms, then answered with status S (no forward), dropped (connection
-       closed without an answer), or forwarded when neither is given.
+       closed without an answer), or forwarded when neither is given. With
+       after=1 the request is forwarded first and its answer replaced by S
+       (the store did the work, the client sees a failure). With rate_bps
+       the request body is read at B bytes per second (a slow link).
   GET  /__proxy/log    one JSON object per line: method, path, query, status
+                       (status 0: a delayed request, logged when it arrives)
   POST /__proxy/reset  clears faults and the log
 
 Usage: sigv4_proxy.py --upstream HOST:PORT [--port N] [--port-file F]
@@ -127,7 +131,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
-    def read_body(self):
+    def read_slowly(self, n, rate):
+        """n bytes at rate bytes/s, in tenth-of-a-second slices (a slow uplink)."""
+        out = b""
+        start = time.monotonic()
+        while len(out) < n:
+            chunk = self.rfile.read(min(n - len(out), max(1, rate // 10)))
+            if not chunk:
+                break
+            out += chunk
+            ahead = len(out) / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
+        return out
+
+    def read_body(self, rate=0):
+        if rate and self.headers.get("Content-Length"):
+            return self.read_slowly(int(self.headers["Content-Length"]), rate)
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             out = b""
             while True:
@@ -159,7 +179,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                "match": re.compile(q.get("match", "")),
                                "status": int(q.get("status", "0")),
                                "delay_ms": int(q.get("delay_ms", "0")),
-                               "drop": q.get("drop") == "1"})
+                               "drop": q.get("drop") == "1",
+                               "after": q.get("after") == "1",
+                               "rate_bps": int(q.get("rate_bps", "0"))})
                 out = b"ok\n"
             elif path == "/__proxy/log":
                 out = "".join(json.dumps(e) + "\n" for e in LOG).encode()
@@ -193,7 +215,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.server.local.conn = conn
         return conn
 
-    def forward(self, body):
+    def forward(self, body, replace=0):
         hdrs = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
         hdrs["Content-Length"] = str(len(body))
         for attempt in (1, 2):  # a kept-alive upstream connection may have died
@@ -208,6 +230,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if attempt == 2:
                     self.record(502)
                     return self.answer(*s3_error("BadGateway", "upstream down", 502))
+        if replace:
+            resp.read()
+            self.record(replace)
+            return self.answer(*s3_error("InternalError", "injected after the store answered %d"
+                                         % resp.status, replace))
+        try:
+            self.relay(resp)
+        finally:
+            # logged even when the client is gone: the store did the work
+            self.record(resp.status)
+
+    def relay(self, resp):
         self.send_response(resp.status)
         length = resp.getheader("Content-Length")
         for k, v in resp.getheaders():
@@ -227,27 +261,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not chunk:
                     break
                 self.wfile.write(chunk)
-        self.record(resp.status)
 
     def handle_any(self):
-        body = self.read_body()
         if self.path.startswith("/__proxy/"):
-            return self.control(body)
+            return self.control(self.read_body())
         fault = self.take_fault()
+        body = self.read_body(fault["rate_bps"] if fault else 0)
         if fault and fault["delay_ms"]:
+            self.record(0)  # "held": the test may act while the request waits
             time.sleep(fault["delay_ms"] / 1000.0)
         if fault and fault["drop"]:
             self.record(-1)
             self.close_connection = True
             return
-        if fault and fault["status"]:
+        if fault and fault["status"] and not fault["after"]:
             self.record(fault["status"])
             return self.answer(*s3_error("InternalError", "injected by the test", fault["status"]))
         bad = verify(self.command, self.path, self.headers, body)
         if bad:
             self.record(bad[0])
             return self.answer(*bad)
-        self.forward(body)
+        self.forward(body, fault["status"] if fault and fault["after"] else 0)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_any
 
@@ -255,6 +289,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def server_bind(self):
+        # A small receive buffer (inherited by accepted sockets), so a body
+        # read at rate_bps holds the client back as a slow link would, instead
+        # of vanishing into megabytes of loopback buffers.
+        import socket
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        super().server_bind()
 
     def __init__(self, *a):
         super().__init__(*a)

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # disk_full: the spool's filesystem is really full (a small tmpfs, no quota
-# involved). Captures fail with ENOSPC: logged, counted as failed jobs in
-# /metrics, no half-written ID.tmp left behind; sampling and the API go on.
+# involved). The free space is checked before a capture begins, so the
+# target is never stopped for a bundle that cannot be written: captures are
+# refused (logged once, counted in /metrics, the check backing off), no
+# capture job runs, no ID.tmp is left behind; sampling and the API go on.
 # Once space is freed, captures succeed again with nothing lost.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/api_lib.inc"
@@ -9,7 +11,7 @@ command -v curl >/dev/null || skip_all "curl is not installed"
 
 SPOOL=$T/spool
 mkdir -p "$SPOOL"
-mount -t tmpfs -o size=256k tmpfs "$SPOOL" 2>/dev/null || skip_all "cannot mount a tmpfs (needs CAP_SYS_ADMIN)"
+mount -t tmpfs -o size=16m tmpfs "$SPOOL" 2>/dev/null || skip_all "cannot mount a tmpfs (needs CAP_SYS_ADMIN)"
 trap 'for p in $TEST_PIDS; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; umount -l "$SPOOL"; cleanup' EXIT
 
 build_target misbehave
@@ -39,10 +41,19 @@ targets:
 YAML
 start_hound full "$T/full.yaml" || { fail "hound starts on a full spool"; cat "$T/full.log"; done_testing; exit 1; }
 pass "hound starts on a full spool"
-check "a capture on the full disk fails with ENOSPC, logged" \
-	wait_for 20 grep -q 'No space left on device' "$T/full.log"
-failed_jobs() { [ "$(metric 'hound_capture_jobs_total{result="failed"}')" -ge "$1" ] 2>/dev/null; }
-check "failed bundles are counted in /metrics" wait_for 20 failed_jobs 2
+check "the full filesystem is logged, once, as an error" \
+	wait_for 20 grep -q 'level=error msg="spool filesystem full: captures refused until space is freed"' "$T/full.log"
+refused() { [ "$(metric 'hound_capture_refusals_total{target="full",reason="disk"}')" -ge "$1" ] 2>/dev/null; }
+check "refused captures are counted in /metrics (reason=disk)" wait_for 30 refused 3
+check "/metrics says the spool is full" test "$(metric hound_spool_full)" = 1
+check "and how much space is left" test -n "$(metric hound_spool_available_bytes)"
+check "the refusals are logged with reason=disk" grep -q 'msg="capture refused".*reason=disk' "$T/full.log"
+no_jobs() { [ "$(metric 'hound_capture_jobs_total{result="failed"}')" = 0 ] &&
+	[ "$(metric 'hound_capture_jobs_total{result="ok"}')" = 0 ]; }
+check "no capture job ran: the target was never stopped" no_jobs
+check "no bundle directory was even started" bash -c "! ls -d '$SPOOL'/out/bundles/full/* 2>/dev/null"
+check "the full state was logged once, not per firing" \
+	test "$(grep -c 'msg="spool filesystem full' "$T/full.log")" -eq 1
 expect 200 "the API still answers: /healthz" GET /healthz
 ticks() { metric hound_samples_total; }
 s1=$(ticks)
@@ -54,6 +65,8 @@ complete() { for m in "$SPOOL"/out/bundles/full/*/manifest.json; do
 	[ -f "$m" ] && python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(1 if j["errors"] else 0)' "$m" && return 0
 done; return 1; }
 check "space freed: a complete bundle with no errors is written" wait_for 30 complete
+check "the recovery is logged" grep -q 'msg="spool has room again: captures resume"' "$T/full.log"
+check "/metrics says the spool is no longer full" test "$(metric hound_spool_full)" = 0
 kill -TERM "$HOUND_PID"; wait "$HOUND_PID"
 check "hound exits 0" test $? -eq 0
 check "no half-written ID.tmp directory is left" bash -c "! ls -d '$SPOOL'/out/bundles/full/*.tmp 2>/dev/null"

@@ -294,8 +294,8 @@ def container(src, hound):
        "container: the runtime stage installs no build tools", listed)
     pkgs = needed_packages(hound)
     ok(all(pkgs.values()), "container: every library hound links belongs to a package", pkgs)
-    # libcurl and libmicrohttpd are loaded with dlopen (not NEEDED): listed by name.
-    want = (set(pkgs.values()) - {"libc6"}) | {"libcurl4", "libmicrohttpd12"}
+    # libcurl, libmicrohttpd and libcrypto are loaded with dlopen (not NEEDED): listed by name.
+    want = (set(pkgs.values()) - {"libc6"}) | {"libcurl4", "libmicrohttpd12", "libssl3"}
     if "--without-systemd" in build:
         want.discard("libsystemd0")
     extra = listed - want - {"ca-certificates"}

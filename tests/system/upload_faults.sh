@@ -9,11 +9,6 @@ s3_require
 s3_start || { fail "S3 server and verifying proxy start"; done_testing; exit 1; }
 OUT=$T/out
 
-start_hound() { # CONFIG LOG
-	bg "$HOUND" run -c "$1" 2>"$2"
-	HPID=$!
-}
-stop_hound() { kill -TERM $HPID 2>/dev/null; wait $HPID 2>/dev/null; }
 count_in() { grep -c "$2" "$1" 2>/dev/null || true; }
 at_least() { [ "$(count_in "$1" "$2")" -ge "$3" ]; }
 

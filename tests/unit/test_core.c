@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -56,6 +57,77 @@ static void test_sha256(void)
 	is_int(bytes, sizeof(big), "sha256_file counts bytes");
 	close(fd);
 	unlink(path);
+}
+
+/* The NIST FIPS 180-4 examples, whichever backend sha256_init picked. */
+static void nist_vectors(const char *backend)
+{
+	int nv = 0;
+	char hex[65];
+	const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	hex_of("abc", 3, hex);
+	is_str(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+	       "sha256 NIST vector %d (%s)", ++nv, backend);
+	hex_of(two, strlen(two), hex);
+	is_str(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+	       "sha256 NIST vector %d (%s)", ++nv, backend);
+	hex_of("", 0, hex);
+	is_str(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+	       "sha256 NIST vector %d (%s)", ++nv, backend);
+}
+
+/*
+ * Bulk hashing: a file of a million 'a' (NIST's long message) is big enough
+ * for sha256_file to hash with libcrypto; the built-in rounds hash it first
+ * (libcrypto is not loaded yet), so both backends meet the same vector.
+ */
+static void test_sha256_bulk(void)
+{
+	static const char million_a[] =
+	    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+	size_t n = 1000000, big_n = 3u << 20;
+	char *a = xmalloc(big_n), hex[65], hex_file[65], hex_big[65];
+	memset(a, 'a', n);
+
+	is_str(sha256_backend(), "built-in", "small inputs do not load libcrypto");
+	nist_vectors("built-in");
+	hex_of(a, n, hex);
+	is_str(hex, million_a, "sha256 NIST million a (built-in)");
+	for (size_t i = 0; i < big_n; i++)
+		a[i] = (char)(i * 131 + (i >> 13));
+	hex_of(a, big_n, hex_big); /* still built-in: the reference for the bulk file */
+
+	char path[] = "/tmp/hound-core-XXXXXX";
+	int fd = mkstemp(path);
+	ok(fd >= 0 && util_write_full(fd, a, big_n) == 0, "3 MiB temp file written");
+	uint64_t bytes = 0;
+	is_int(sha256_file(fd, 0, UINT64_MAX, hex_file, &bytes), 0, "sha256_file of 3 MiB ok");
+	is_str(sha256_backend(), "libcrypto", "a region of 1 MiB or more loads libcrypto");
+	is_str(hex_file, hex_big, "libcrypto file hash equals the built-in one");
+	is_int(bytes, big_n, "sha256_file counts 3 MiB");
+	/* A region in the middle, and a region past the end of the file. */
+	hex_of(a + 4097, 2u << 20, hex_big);
+	is_int(sha256_file(fd, 4097, 2u << 20, hex_file, NULL), 0, "sha256_file of a region ok");
+	is_str(hex_file, hex_big, "region hash equals the buffer hash");
+	is_int(sha256_file(fd, 1u << 20, 4u << 20, hex_file, NULL), -EIO, "short region is -EIO");
+
+	/* Streaming now goes through libcrypto too, byte by byte as well. */
+	nist_vectors("libcrypto");
+	memset(a, 'a', n);
+	hex_of(a, n, hex);
+	is_str(hex, million_a, "sha256 NIST million a (libcrypto)");
+	struct sha256_ctx c;
+	uint8_t dg[32];
+	sha256_init(&c);
+	ok(c.evp != NULL, "streaming context uses libcrypto once loaded");
+	for (size_t i = 0; i < n; i += 1000)
+		sha256_update(&c, a + i, 1000);
+	sha256_final(&c, dg);
+	sha256_hex(dg, hex);
+	is_str(hex, million_a, "sha256 million a in 1000-byte updates (libcrypto)");
+	close(fd);
+	unlink(path);
+	free(a);
 }
 
 static void test_json(void)
@@ -162,6 +234,7 @@ static void test_log(void)
 int main(void)
 {
 	test_sha256();
+	test_sha256_bulk();
 	test_json();
 	test_util();
 	test_metric();

@@ -102,7 +102,7 @@ static void test_scan(void)
 {
 	procs_scan *s = NULL;
 
-	is_int(procs_scan_new("/elsewhere", 0, &s), -ENOTSUP, "libproc2 reads /proc only");
+	is_int(procs_scan_new("/nonexistent-proc", 0, &s), -ENOENT, "a missing proc root is -ENOENT");
 	is_int(procs_scan_new("/proc", PROCS_NEED_CMDLINE, &s), 0, "scan context");
 	if (!s)
 		return;
@@ -259,12 +259,77 @@ static void test_selectors(void)
 	ok(!procs_selector_match(&sel, &me, 0), "hound itself never matches");
 }
 
+/* What the last scan said of one PID. */
+static pid_t watch_pid;
+static char watch_comm[32], watch_cmdline[128];
+static int watch_seen;
+
+static void on_watch(const struct proc_ident *id, void *arg)
+{
+	(void)arg;
+	if (id->pid != watch_pid)
+		return;
+	watch_seen++;
+	snprintf(watch_comm, sizeof(watch_comm), "%s", id->comm);
+	snprintf(watch_cmdline, sizeof(watch_cmdline), "%s", id->cmdline ? id->cmdline : "");
+}
+
+/*
+ * The scan reads a process's cmdline once, yet a process that exec's under
+ * the same PID (a wrapper script that ends in exec) is seen anew, and one
+ * that exits is forgotten.
+ */
+static void test_incremental(void)
+{
+	int go[2];
+	char c = 'x';
+	procs_scan *s = NULL;
+	struct procfs_stat st;
+
+	if (pipe(go) < 0 || procs_scan_new(NULL, PROCS_NEED_CMDLINE, &s) < 0) {
+		ok(0, "pipe and scan context");
+		return;
+	}
+	watch_pid = fork();
+	if (watch_pid == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) == 1)
+			execl("/bin/sleep", "hound-exec-target", "3600", "0.5", (char *)NULL);
+		_exit(127);
+	}
+	close(go[0]);
+	watch_seen = 0;
+	procs_scan_run(s, on_watch, NULL);
+	is_int(watch_seen, 1, "child seen before its exec");
+	ok(strstr(watch_cmdline, "hound-exec-target") == NULL, "cmdline before exec: %s",
+	   watch_cmdline);
+	ok(write(go[1], &c, 1) == 1, "child told to exec");
+	for (int i = 0; i < 5000; i++) {
+		if (read_stat(watch_pid, &st) && strcmp(st.comm, "sleep") == 0)
+			break;
+		usleep(1000);
+	}
+	watch_seen = 0;
+	procs_scan_run(s, on_watch, NULL);
+	is_int(watch_seen, 1, "child seen after its exec");
+	is_str(watch_comm, "sleep", "comm after exec");
+	is_str(watch_cmdline, "hound-exec-target 3600 0.5", "cmdline read again after exec");
+	kill(watch_pid, SIGKILL);
+	waitpid(watch_pid, NULL, 0);
+	watch_seen = 0;
+	procs_scan_run(s, on_watch, NULL);
+	is_int(watch_seen, 0, "an exited child is no longer reported");
+	close(go[1]);
+	procs_scan_free(s);
+}
+
 int main(void)
 {
 	find_kthreadd();
 	spawn(&kids[0], "1");
 	spawn(&kids[1], "2");
 	test_scan();
+	test_incremental();
 	test_selectors();
 	for (int i = 0; i < 2; i++) {
 		kill(kids[i].pid, SIGKILL);

@@ -166,14 +166,20 @@ int main(void)
 	/* max_disk: uploaded bundles go first, pending ones never */
 	int64_t used = spool_usage(root);
 	ok(used > 3000, "usage counts every bundle (%lld)", (long long)used);
-	is_int(spool_admit(root, (uint64_t)used + 1, true), 0, "under quota: admitted");
+	int64_t avail = -2;
+	is_int(spool_admit(root, (uint64_t)used + 1, true, &avail), 0, "under quota: admitted");
+	ok(avail > 0, "the space available on the spool's filesystem is reported");
 	ok(exists(d1), "nothing evicted under quota");
-	is_int(spool_admit(root, (uint64_t)used - 500, true), 0, "evicting the uploaded bundle frees enough");
+	is_int(spool_admit(root, (uint64_t)used - 500, true, NULL), 0, "evicting the uploaded bundle frees enough");
 	ok(!exists(d1), "uploaded bundle evicted");
 	ok(exists(bdir("db", "20260101T120000Z-7-api")), "pending bundle kept");
-	is_int(spool_admit(root, 1000, true), -ENOSPC, "still over with only pending bundles: -ENOSPC");
+	is_int(spool_admit(root, 1000, true, NULL), -EDQUOT, "still over with only pending bundles: -EDQUOT");
 	ok(exists(bdir("api", "20260102T000000Z-1-r")), "pending bundles never evicted");
-	is_int(spool_admit(root, 0, true), 0, "max_disk 0: no quota");
+	is_int(spool_admit(root, 0, true, NULL), 0, "max_disk 0: no quota");
+	/* the free space a capture needs: 1% of the filesystem, within bounds */
+	is_int(spool_min_free(16ull << 20), SPOOL_MIN_FREE_LOW, "a small filesystem: the floor");
+	is_int(spool_min_free(1ull << 30), (1ull << 30) / 100, "1 GiB: 1%%");
+	is_int(spool_min_free(1ull << 40), SPOOL_MIN_FREE_HIGH, "1 TiB: the ceiling");
 
 	/* keep_local: only uploaded bundles, counted from the upload */
 	const char *d2 = bdir("api", "20260102T000000Z-1-r");

@@ -39,7 +39,7 @@ int go_fetch_to_file(const char *go_url, const char *path, const char *dest, uin
 	char *url = xasprintf("%.*s%s", (int)n, go_url, path);
 	http_client *c = NULL;
 	struct http_response resp;
-	int rc, fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int rc, fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 
 	memset(&resp, 0, sizeof(resp));
 	if (fd < 0) {
@@ -87,7 +87,7 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
 	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
 	if (in < 0)
 		return util_err(err, errlen, -errno, "open %s: %s", src, strerror(errno));
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (out < 0) {
 		rc = util_err(err, errlen, -errno, "open %s: %s", dst, strerror(errno));
 		goto done;
@@ -263,6 +263,7 @@ int go_capture(struct capture_ctx *ctx, const struct capture_item *item, char *e
 	case K_LOCKS:
 	case K_FDS:
 	case K_HEAP_DUMP:
+	case K_CORE:
 	case K_COUNT:
 		break;
 	}
@@ -274,7 +275,7 @@ int go_heap_baseline(const char *go_url, const char *dir)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX], err[PATH_MAX + 256];
 	struct pprof_profile *p = NULL;
-	int rc = util_mkdir_p(dir, 0755);
+	int rc = util_mkdir_p(dir, 0700);
 	if (rc < 0) {
 		log_warn("heap baseline failed", "dir=%s error=\"mkdir: %s\"", dir, strerror(-rc));
 		return rc;

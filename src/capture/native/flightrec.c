@@ -11,6 +11,7 @@
 
 #include "capture/native/perf_profile.h"
 #include "capture/native/perf_sampler.h"
+#include "capture/native/sigmask.h"
 #include "capture/native/symbolize.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -145,6 +146,11 @@ static void *run(void *arg)
 	const struct perf_sampler_stats *st = perf_sampler_stats(f->s);
 	int64_t maps_at = util_mono_ms();
 
+	/*
+	 * Signals are for the agent's other threads; with all of them blocked
+	 * here, libunwind's per-frame mask changes skip the kernel (sigmask.h).
+	 */
+	sigmask_block_all();
 	while (!f->stop && !st->process_gone) {
 		if (util_mono_ms() - maps_at >= MAPS_REFRESH_MS) {
 			refresh_maps(f); /* a dlopen since: new code to name */
@@ -159,6 +165,7 @@ static void *run(void *arg)
 	pthread_mutex_lock(&f->mu);
 	f->kernel_bytes = 0;
 	pthread_mutex_unlock(&f->mu);
+	sigmask_forget();
 	return NULL;
 }
 

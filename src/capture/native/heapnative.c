@@ -37,7 +37,7 @@ static int copy_file(const char *src, const char *dst, char *err, size_t errlen)
 		snprintf(err, errlen, "open(%s): %s", src, strerror(-rc));
 		return rc;
 	}
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (out < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "open(%s): %s", dst, strerror(-rc));

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bundle/bundle.h"
@@ -178,9 +179,17 @@ int stacks_dump(pid_t pid, unsigned flags, FILE *text, const char *pprof_path,
 	st->nok = res.nok;
 	st->unwind_ns = res.wall_ns;
 	st->median_stop_ns = unwind_median_stop_ns(&res);
-	for (size_t i = 0; i < res.nthreads; i++)
-		if (res.threads[i].stop_ns > st->max_stop_ns)
-			st->max_stop_ns = res.threads[i].stop_ns;
+	for (size_t i = 0; i < res.nthreads; i++) {
+		const struct unwind_thread *t = &res.threads[i];
+		if (t->stop_ns > st->max_stop_ns)
+			st->max_stop_ns = t->stop_ns;
+		if (t->err == -ESRCH && t->tid == pid && util_proc_live_tid(pid) != pid)
+			st->nthreads--; /* the main thread exited long before: not a lost thread */
+		else if (t->err == -ESRCH)
+			st->ngone++;
+		else if (t->err && !st->first_err[0])
+			snprintf(st->first_err, sizeof(st->first_err), "%s", t->errmsg);
+	}
 	if (rc < 0 && res.nok == 0)
 		goto out;
 	if (src < 0)
@@ -205,6 +214,36 @@ out:
 	return rc;
 }
 
+/* Identity of the program pid runs (the inode /proc/PID/exe points to), to notice an exec. */
+static bool exe_id(pid_t pid, struct stat *out)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	return stat(path, out) == 0;
+}
+
+/*
+ * Some threads were not unwound although the capture as a whole worked: the
+ * bundle must say it is partial (manifest errors), and why: threads exited
+ * meanwhile, the process called exec (which ends every other thread), or
+ * per-thread failures.
+ */
+static void note_partial(struct capture_ctx *ctx, const struct stacks_stats *st, bool execd)
+{
+	char why[320] = "";
+	size_t n = 0, other = st->nthreads - st->nok - st->ngone;
+	if (execd)
+		n += (size_t)snprintf(why + n, sizeof(why) - n,
+				      "; the process called exec during the capture, which ended its other threads");
+	if (st->ngone && n < sizeof(why))
+		n += (size_t)snprintf(why + n, sizeof(why) - n, "; %zu exited before they were reached",
+				      st->ngone);
+	if (other && n < sizeof(why))
+		snprintf(why + n, sizeof(why) - n, "; %zu failed (%s)", other, st->first_err);
+	bundle_add_error(ctx->bundle, "stacks", "partial capture: %zu of %zu threads unwound%s",
+			 st->nok, st->nthreads, why);
+}
+
 int stacks_capture(struct capture_ctx *ctx, const struct capture_item *item, char *err,
 		   size_t errlen)
 {
@@ -222,7 +261,11 @@ int stacks_capture(struct capture_ctx *ctx, const struct capture_item *item, cha
 		snprintf(err, errlen, "open %s: %s", tpath, strerror(errno));
 		return rc;
 	}
+	struct stat exe0, exe1;
+	bool have_exe = exe_id(ctx->pid, &exe0);
 	rc = stacks_dump(ctx->pid, STACKS_LINES, text, ppath, &st, err, errlen);
+	bool execd = have_exe && exe_id(ctx->pid, &exe1) &&
+		     (exe0.st_ino != exe1.st_ino || exe0.st_dev != exe1.st_dev);
 	if (fclose(text) != 0 && rc == 0) {
 		rc = -EIO;
 		snprintf(err, errlen, "write %s: %s", tpath, strerror(errno));
@@ -240,5 +283,8 @@ int stacks_capture(struct capture_ctx *ctx, const struct capture_item *item, cha
 		 st.nthreads, (long long)(st.median_stop_ns / 1000),
 		 (long long)(st.max_stop_ns / 1000));
 	bundle_add_note(ctx->bundle, "stacks", note);
+	/* rc < 0 (the process exited midway) is recorded by the caller already. */
+	if (rc == 0 && st.nok < st.nthreads)
+		note_partial(ctx, &st, execd);
 	return rc;
 }

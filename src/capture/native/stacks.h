@@ -18,6 +18,8 @@ struct stacks_stats {
 	int64_t symbolize_ns;	/* everything after it */
 	int64_t median_stop_ns; /* median time one thread stayed stopped */
 	int64_t max_stop_ns;
+	size_t ngone;		/* threads that exited before they could be unwound */
+	char first_err[160];	/* the first other per-thread error, "" when none */
 };
 
 /* stacks_dump flags: add source file:line (slower the first time a module is seen). */

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +26,7 @@
 #include <libunwind-ptrace.h>
 
 #include "capture/native/ehframe.h"
+#include "capture/native/sigmask.h"
 #include "capture/native/vdso.h"
 #include "capture/native/privhint.h"
 #include "lib/util.h"
@@ -46,6 +50,9 @@ struct unwind_session {
 struct memcache {
 	pid_t pid;
 	uint64_t vdso_start, vdso_end; /* the target's [vdso], 0 when none */
+	pid_t tid;		       /* the stopped thread being walked */
+	bool regs_valid;	       /* regs holds tid's registers */
+	struct user_regs_struct regs;
 	uint64_t tag[MC_SLOTS];
 	bool valid[MC_SLOTS];
 	uint8_t data[MC_SLOTS][MC_PAGE];
@@ -72,6 +79,43 @@ static int access_mem_cached(unw_addr_space_t as, unw_word_t addr, unw_word_t *v
 		c->valid[slot] = true;
 	}
 	memcpy(val, c->data[slot] + off, sizeof(*val));
+	return 0;
+}
+
+/* user_regs_struct offsets of libunwind's x86-64 register numbers 0..16. */
+static const size_t reg_offset[] = {
+    offsetof(struct user_regs_struct, rax), offsetof(struct user_regs_struct, rdx),
+    offsetof(struct user_regs_struct, rcx), offsetof(struct user_regs_struct, rbx),
+    offsetof(struct user_regs_struct, rsi), offsetof(struct user_regs_struct, rdi),
+    offsetof(struct user_regs_struct, rbp), offsetof(struct user_regs_struct, rsp),
+    offsetof(struct user_regs_struct, r8),  offsetof(struct user_regs_struct, r9),
+    offsetof(struct user_regs_struct, r10), offsetof(struct user_regs_struct, r11),
+    offsetof(struct user_regs_struct, r12), offsetof(struct user_regs_struct, r13),
+    offsetof(struct user_regs_struct, r14), offsetof(struct user_regs_struct, r15),
+    offsetof(struct user_regs_struct, rip),
+};
+
+/*
+ * libunwind-ptrace reads each register with its own PTRACE_GETREGSET (two or
+ * more per thread); one PTRACE_GETREGS per stopped thread serves them all.
+ * Writes and other registers keep libunwind's own path.
+ */
+static int access_reg_cached(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,
+			     void *arg)
+{
+	struct memcache *c = tl_cache;
+
+	if (write || !c || reg < 0 || (size_t)reg >= ARRAY_LEN(reg_offset)) {
+		if (c && write)
+			c->regs_valid = false;
+		return _UPT_access_reg(as, reg, val, write, arg);
+	}
+	if (!c->regs_valid) {
+		if (ptrace(PTRACE_GETREGS, c->tid, 0, &c->regs) < 0)
+			return _UPT_access_reg(as, reg, val, write, arg);
+		c->regs_valid = true;
+	}
+	memcpy(val, (const char *)&c->regs + reg_offset[reg], sizeof(*val));
 	return 0;
 }
 
@@ -123,8 +167,14 @@ unwind_session *unwind_session_new(pid_t pid)
 	unw_accessors_t acc = _UPT_accessors;
 
 	acc.access_mem = access_mem_cached;
+	acc.access_reg = access_reg_cached;
 	acc.find_proc_info = find_proc_info;
 	s->as = unw_create_addr_space(&acc, 0);
+	/*
+	 * The global cache outlives the short-lived ptrace thread of each
+	 * capture (a per-thread cache would not); its lock's signal-mask calls
+	 * are kept out of the kernel by sigmask_block_all on that thread.
+	 */
 	if (s->as)
 		unw_set_caching_policy(s->as, UNW_CACHE_GLOBAL);
 	return s;
@@ -318,8 +368,11 @@ static void unwind_one(struct pass *p, struct unwind_thread *t, uint64_t *ips, u
 		return;
 	}
 	upt = _UPT_create(tid);
-	if (tl_cache)
+	if (tl_cache) {
 		memset(tl_cache->valid, 0, sizeof(tl_cache->valid));
+		tl_cache->tid = tid;
+		tl_cache->regs_valid = false;
+	}
 	t0 = now_ns();
 	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) {
 		int e = errno;
@@ -416,6 +469,11 @@ static void *pass_main(void *arg)
 	n = list_tasks(res->pid, &tids);
 	if (n < 0)
 		return (void *)(intptr_t)n;
+	/*
+	 * Signals go to the caller's threads, not this one; blocking them all
+	 * here also lets libunwind's per-frame mask changes skip the kernel.
+	 */
+	sigmask_block_all();
 	tl_cache = xcalloc(1, sizeof(*tl_cache));
 	tl_cache->pid = res->pid;
 	vdso_find(res->pid, &tl_cache->vdso_start, &tl_cache->vdso_end);
@@ -435,6 +493,7 @@ static void *pass_main(void *arg)
 	free(tids);
 	free(tl_cache);
 	tl_cache = NULL;
+	sigmask_forget();
 	return NULL;
 }
 
@@ -501,12 +560,23 @@ int unwind_session_capture(unwind_session *s, struct unwind_result *res, char *e
 			 (int)s->pid);
 		return -ENOMEM;
 	}
+	/*
+	 * Every ptrace-stop sends SIGCHLD to hound; unblocked here, each one
+	 * would wake this waiting thread for nothing (one wake-up per target
+	 * thread). Held pending instead, they collapse into one.
+	 */
+	sigset_t chld, old;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &old);
 	rc = pthread_create(&th, NULL, pass_main, &p);
+	if (rc == 0)
+		pthread_join(th, &ret);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
 		snprintf(err, errlen, "pthread_create: %s", strerror(rc));
 		return -rc;
 	}
-	pthread_join(th, &ret);
 	res->wall_ns = now_ns() - t0;
 	if ((intptr_t)ret < 0) {
 		rc = (int)(intptr_t)ret;
