@@ -12,6 +12,7 @@
 
 #include "agent/notify.h"
 #include "agent/privs.h"
+#include "agent/reloader.h"
 #include "bundle/spool.h"
 #include "bundle/uploader.h"
 #include "lib/log.h"
@@ -28,6 +29,7 @@ void agent_block_signals(void)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, RELOADER_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -376,12 +378,12 @@ static void tick(agent *a, int64_t mono)
 
 /* ---- reload ---- */
 
-static void reload(agent *a)
+/*
+ * Applies a configuration loaded by the reloader (on its own thread, so a
+ * slow file never held up sampling), or rejects it.
+ */
+static void reload_apply(agent *a, int rc, struct hound_config *nc, struct config_errors errs)
 {
-	struct hound_config *nc = NULL;
-	struct config_errors errs = {0};
-	int rc = config_load(a->cfg->path, &nc, &errs);
-
 	if (rc < 0) {
 		a->reload_failures++;
 		for (size_t i = 0; i < errs.n; i++)
@@ -446,6 +448,7 @@ static int wait_signal(int64_t until_mono_ms)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, RELOADER_SIGNAL);
 	int64_t left = until_mono_ms - util_mono_ms();
 	if (left < 0)
 		left = 0;
@@ -461,6 +464,7 @@ int agent_run(agent *a)
 	log_info("hound started", "version=%s config=%s targets=%zu interval_ms=%lld output=%s",
 		 PACKAGE_VERSION, a->cfg->path, a->nts, (long long)a->cfg->interval_ms, a->cfg->output);
 	notify_ready();
+	struct reloader *rl = reloader_new(pthread_self());
 	notify_watchdog_start(&a->busy_since_ms);
 	int64_t next = util_mono_ms();
 	while (!a->stopping) {
@@ -486,12 +490,24 @@ int agent_run(agent *a)
 			if (sig == 0)
 				break;
 			if (sig == SIGHUP) {
-				notify_reloading();
 				log_info("SIGHUP: reloading config", "file=%s", a->cfg->path);
-				__atomic_store_n(&a->busy_since_ms, util_mono_ms(), __ATOMIC_RELEASE);
-				reload(a);
-				__atomic_store_n(&a->busy_since_ms, 0, __ATOMIC_RELEASE);
-				notify_ready();
+				int rc = reloader_request(rl, a->cfg->path);
+				if (rc < 0)
+					log_error("cannot start a reload", "call=pthread_create error=%s",
+						  strerror(-rc));
+				continue;
+			}
+			if (sig == RELOADER_SIGNAL) {
+				struct hound_config *nc;
+				struct config_errors errs;
+				int rc;
+				if (reloader_take(rl, &rc, &nc, &errs)) {
+					notify_reloading();
+					__atomic_store_n(&a->busy_since_ms, util_mono_ms(), __ATOMIC_RELEASE);
+					reload_apply(a, rc, nc, errs);
+					__atomic_store_n(&a->busy_since_ms, 0, __ATOMIC_RELEASE);
+					notify_ready();
+				}
 				continue;
 			}
 			log_info("stopping", "signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -500,6 +516,7 @@ int agent_run(agent *a)
 		}
 	}
 	notify_stopping();
+	reloader_free(rl);
 	int64_t deadline = util_mono_ms() + DRAIN_MS;
 	int left = workers_stop(a->workers, deadline);
 	if (left > 0)

@@ -13,6 +13,7 @@
 
 #include "bundle/spool.h"
 #include "bundle/uploader.h"
+#include "lib/fdbudget.h"
 #include "lib/util.h"
 
 /*
@@ -152,6 +153,19 @@ static void write_loop(struct pbuf *p, agent *a, int64_t now)
 	sample_u(p, "hound_sample_errors_total", a->sample_errors);
 	family(p, "hound_scans_total", "counter", "Process discovery scans.");
 	sample_u(p, "hound_scans_total", a->scans);
+	struct fdbudget_stats fb;
+	fdbudget_get(&fb);
+	family(p, "hound_open_files_limit", "gauge", "RLIMIT_NOFILE soft limit of the agent.");
+	sample_u(p, "hound_open_files_limit", (uint64_t)fb.limit);
+	family(p, "hound_open_files_kept", "gauge", "Files kept open for sampling.");
+	sample_u(p, "hound_open_files_kept", (uint64_t)fb.kept);
+	family(p, "hound_open_files_kept_max", "gauge",
+	       "Files that may be kept open for sampling (the limit less a reserve for the API, "
+	       "captures and uploads).");
+	sample_u(p, "hound_open_files_kept_max", (uint64_t)fb.budget);
+	family(p, "hound_processes_degraded", "gauge",
+	       "Processes sampled with open/read/close because the kept-file budget is spent.");
+	sample_u(p, "hound_processes_degraded", (uint64_t)fb.degraded);
 	family(p, "hound_reloads_total", "counter", "Configuration reloads, by result.");
 	pf(p, "hound_reloads_total{result=\"ok\"} %llu\n", (unsigned long long)a->reloads);
 	pf(p, "hound_reloads_total{result=\"rejected\"} %llu\n",

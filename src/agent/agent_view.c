@@ -10,6 +10,7 @@
 
 #include "bundle/bundle_read.h"
 #include "bundle/spool.h"
+#include "lib/fdbudget.h"
 #include "lib/util.h"
 
 /*
@@ -220,6 +221,17 @@ void agent_write_targets_json(agent *a, struct json_writer *w)
 	json_kv_int(w, "history", a->cfg->history);
 	json_kv_int(w, "ticks", (int64_t)a->ticks);
 	json_kv_int(w, "last_tick_age_ms", a->ticks ? now - a->last_tick_mono_ms : -1);
+	struct fdbudget_stats fb;
+	fdbudget_get(&fb);
+	json_key(w, "fds");
+	json_obj_begin(w);
+	json_kv_int(w, "limit", fb.limit);
+	json_kv_int(w, "kept", fb.kept);
+	json_kv_int(w, "kept_max", fb.budget);
+	json_kv_int(w, "reserve", fb.reserve);
+	/* processes sampled with open/read/close: slower, still sampled */
+	json_kv_int(w, "degraded_processes", fb.degraded);
+	json_obj_end(w);
 	json_key(w, "targets");
 	json_arr_begin(w);
 	for (size_t i = 0; i < a->nts; i++) {

@@ -10,12 +10,14 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include "lib/cgroup.h"
+#include "lib/fdbudget.h"
 #include "lib/procfs.h"
 #include "lib/util.h"
 
@@ -36,6 +38,15 @@ struct host_sampler {
 struct proc_handle {
 	pid_t pid;
 	bool dead;
+	/*
+	 * unkept: past the fd budget, this process is sampled with
+	 * open/read/close of path/FILE (its identity checked by start time
+	 * on every read) instead of kept fds.
+	 */
+	bool unkept;
+	bool leader_gone; /* main thread exited, others run: files via a live thread */
+	int nkept; /* fds taken from the fd budget */
+	char path[64];
 	int dirfd, stat_fd;
 	int fd[PF_COUNT];
 	uint64_t start_ticks;
@@ -179,7 +190,25 @@ static bool gone_errno(int e)
 static int read_stat(proc_handle *h, struct procfs_stat *st)
 {
 	char buf[1024];
-	ssize_t n = pread(h->stat_fd, buf, sizeof(buf), 0);
+	ssize_t n;
+	if (h->stat_fd >= 0) {
+		n = pread(h->stat_fd, buf, sizeof(buf), 0);
+	} else {
+		char path[80];
+		snprintf(path, sizeof(path), "%s/stat", h->path);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			if (!gone_errno(e))
+				return -e;
+			h->dead = true;
+			return -ESRCH;
+		}
+		n = pread(fd, buf, sizeof(buf), 0);
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
 
 	if (n < 0) {
 		int e = errno;
@@ -196,7 +225,17 @@ static int read_stat(proc_handle *h, struct procfs_stat *st)
 		}
 		return -EINVAL;
 	}
-	if (st->state == 'Z' || st->state == 'X') {
+	if (st->state == 'Z' && !h->leader_gone && util_proc_live_tid(h->pid) > 0) {
+		/*
+		 * The main thread exited (pthread_exit) but others run: the
+		 * process lives. Its per-process memory files are empty now, so
+		 * they are read through a live thread from here on.
+		 */
+		h->leader_gone = true;
+	}
+	if ((st->state == 'Z' && !h->leader_gone) || st->state == 'X' ||
+	    (h->unkept && h->start_ticks && st->start_ticks != h->start_ticks)) {
+		/* without a kept dir fd, a reused PID shows as another start time */
 		h->dead = true;
 		return -ESRCH;
 	}
@@ -217,6 +256,16 @@ int proc_handle_open(const char *proc_root, const char *cgroup_root, pid_t pid,
 		return -EINVAL;
 	h = xcalloc(1, sizeof(*h));
 	h->pid = pid;
+	if (!util_snprintf(h->path, sizeof(h->path), "%s", path)) {
+		free(h);
+		return -ENAMETOOLONG;
+	}
+	if (fdbudget_take(2)) {
+		h->nkept = 2;
+	} else {
+		h->unkept = true;
+		fdbudget_degraded(1);
+	}
 	h->stat_fd = -1;
 	for (int i = 0; i < PF_COUNT; i++)
 		h->fd[i] = FD_UNOPENED;
@@ -266,6 +315,11 @@ int proc_handle_open(const char *proc_root, const char *cgroup_root, pid_t pid,
 			close(fd);
 		}
 	}
+	if (h->unkept) {
+		close(h->stat_fd);
+		close(h->dirfd);
+		h->stat_fd = h->dirfd = -1;
+	}
 	*out = h;
 	return 0;
 fail:
@@ -273,12 +327,63 @@ fail:
 	return r;
 }
 
-/* Returns the kept fd for f, opening it on first use; -errno when unusable. */
-static int pfile_fd(proc_handle *h, enum pfile f)
+/* Opens f for one read (past the fd budget); the caller closes it. */
+static int pfile_open_once(proc_handle *h, enum pfile f)
 {
+	int flags = O_RDONLY | O_CLOEXEC | (f == PF_FDDIR ? O_DIRECTORY : 0);
+	int fd;
+	pid_t tid = h->leader_gone ? util_proc_live_tid(h->pid) : h->pid;
+	if (tid < 0) {
+		h->dead = true; /* no thread left */
+		return -ESRCH;
+	}
+	if (tid != h->pid) {
+		char path[96];
+		snprintf(path, sizeof(path), "%s/task/%d/%s", h->path, (int)tid, pfile_names[f]);
+		fd = open(path, flags);
+	} else if (h->dirfd >= 0) {
+		fd = openat(h->dirfd, pfile_names[f], flags);
+	} else {
+		char path[80];
+		snprintf(path, sizeof(path), "%s/%s", h->path, pfile_names[f]);
+		fd = open(path, flags);
+	}
+	if (fd >= 0)
+		return fd;
+	int e = errno;
+	if (gone_errno(e)) {
+		h->dead = true;
+		return -ESRCH;
+	}
+	return -e;
+}
+
+/*
+ * Returns the fd for f: the kept one, opened on first use while the fd
+ * budget allows, else one opened for this read only (*once set: close it).
+ * -errno when unusable.
+ */
+static int pfile_fd(proc_handle *h, enum pfile f, bool *once)
+{
+	*once = false;
+	if (h->leader_gone && h->fd[f] >= 0) {
+		/* opened through the leader, which shows nothing now */
+		close(h->fd[f]);
+		h->fd[f] = FD_UNOPENED;
+		h->nkept--;
+		fdbudget_give(1);
+	}
+	if (h->fd[f] == FD_UNOPENED && (h->leader_gone || h->unkept || !fdbudget_take(1))) {
+		*once = true;
+		return pfile_open_once(h, f);
+	}
 	if (h->fd[f] == FD_UNOPENED) {
 		int flags = O_RDONLY | O_CLOEXEC | (f == PF_FDDIR ? O_DIRECTORY : 0);
 		h->fd[f] = openat(h->dirfd, pfile_names[f], flags);
+		if (h->fd[f] >= 0)
+			h->nkept++;
+		else
+			fdbudget_give(1);
 		if (h->fd[f] < 0) {
 			int e = errno;
 			if (gone_errno(e)) {
@@ -296,12 +401,18 @@ static int pfile_fd(proc_handle *h, enum pfile f)
 /* preads a kept file into buf; -ESRCH (and a dead handle) when the process is gone. */
 static ssize_t pfile_read(proc_handle *h, enum pfile f, char *buf, size_t len)
 {
-	int fd = pfile_fd(h, f);
+	bool once;
+	int fd = pfile_fd(h, f, &once);
 	ssize_t n;
 
 	if (fd < 0)
 		return fd;
 	n = pread(fd, buf, len, 0);
+	if (once) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
 	if (n < 0) {
 		int e = errno;
 		if (gone_errno(e)) {
@@ -317,14 +428,19 @@ static ssize_t pfile_read(proc_handle *h, enum pfile f, char *buf, size_t len)
 static int count_fds(proc_handle *h, long *out)
 {
 	char buf[8192] __attribute__((aligned(8)));
-	int fd = pfile_fd(h, PF_FDDIR);
+	bool once;
+	int fd = pfile_fd(h, PF_FDDIR, &once);
 	long count = 0;
 	ssize_t n;
 
 	if (fd < 0)
 		return fd;
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return -errno;
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		n = -errno;
+		if (once)
+			close(fd);
+		return (int)n;
+	}
 	while ((n = getdents64(fd, buf, sizeof(buf))) > 0) {
 		for (ssize_t off = 0; off < n;) {
 			const struct dirent64 *d =
@@ -334,8 +450,10 @@ static int count_fds(proc_handle *h, long *out)
 			off += d->d_reclen;
 		}
 	}
+	int e = errno;
+	if (once)
+		close(fd);
 	if (n < 0) {
-		int e = errno;
 		if (gone_errno(e)) {
 			h->dead = true;
 			return -ESRCH;
@@ -506,20 +624,9 @@ void proc_handle_free(proc_handle *h)
 		close(h->stat_fd);
 	if (h->dirfd >= 0)
 		close(h->dirfd);
+	fdbudget_give(h->nkept);
+	if (h->unkept)
+		fdbudget_degraded(-1);
 	cgroup_view_free(h->cg);
 	free(h);
-}
-
-long proc_raise_nofile_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return -errno;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-			return -errno;
-	}
-	return rl.rlim_cur > LONG_MAX ? LONG_MAX : (long)rl.rlim_cur;
 }

@@ -54,7 +54,9 @@ int proc_handle_open(const char *proc_root, const char *cgroup_root, pid_t pid,
  * host may be NULL (then psi falls back to nothing and mem to the MemTotal
  * read at open). Returns 0, or -ESRCH when the process has exited (including
  * a zombie); the handle is then dead and every later call returns -ESRCH.
- * Allocates nothing; opens a file only the first time a metric needs it.
+ * Allocates nothing; opens a file only the first time a metric needs it,
+ * and keeps it open while the fd budget (lib/fdbudget.h) allows; past the
+ * budget, files are opened for each read and closed.
  */
 int proc_handle_sample(proc_handle *h, host_sampler *host, uint64_t need_mask, int64_t mono_ms,
 		       int64_t wall_ms, struct proc_sample *out);
@@ -73,8 +75,5 @@ const char *proc_handle_comm(const proc_handle *h);
 int proc_handle_nfds(const proc_handle *h);
 void proc_handle_free(proc_handle *h);
 
-/* Raises RLIMIT_NOFILE's soft limit to the hard limit (each watched process
- * costs a few fds). Returns the new soft limit or -errno. */
-long proc_raise_nofile_limit(void);
 
 #endif

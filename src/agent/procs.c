@@ -193,6 +193,30 @@ static bool entry_fill(procs_scan *s, struct pentry *e)
 	return true;
 }
 
+/*
+ * Does PID have threads besides its leader? A thread other than the leader
+ * leaves the task list as it exits, so a zombie leader with others listed
+ * is a process whose main thread exited (pthread_exit) and that still runs.
+ */
+static bool other_threads(procs_scan *s, pid_t pid)
+{
+	char path[32];
+	snprintf(path, sizeof(path), "%d/task", (int)pid);
+	int fd = openat(s->root_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	int n = 0;
+	struct dirent *de;
+	while (n < 2 && (de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n >= 2;
+}
+
 /* Brings pid's entry up to date; NULL when the process is gone or unreadable. */
 static struct pentry *refresh(procs_scan *s, pid_t pid)
 {
@@ -213,7 +237,9 @@ static struct pentry *refresh(procs_scan *s, pid_t pid)
 		s->used++;
 	}
 	e->seen = s->gen;
-	bool skip = (st.flags & PF_KTHREAD) || st.state == 'Z' || st.state == 'X';
+	/* a zombie leader with live threads: the main thread exited, the process runs */
+	bool skip = (st.flags & PF_KTHREAD) || st.state == 'X' ||
+		    (st.state == 'Z' && !other_threads(s, pid));
 	if (fresh || e->start_ticks != st.start_ticks || e->owner != fst.st_uid ||
 	    strcmp(e->comm, st.comm) != 0 || e->skip != skip) {
 		e->start_ticks = st.start_ticks;

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/api_gate.h"
 #include "api/api_int.h"
 #include "api/api_mhd.h"
 #include "lib/log.h"
@@ -21,15 +22,21 @@
 #include "lib/util.h"
 
 /*
- * Threading: MHD runs a small pool of polling threads (epoll); sockets are
- * non-blocking, so a client that sends or reads slowly costs a connection
- * slot and some memory, never a thread, and is dropped after
- * CONN_TIMEOUT_S of silence. A handler runs only once its whole request is
- * in, and the agent lock is taken only inside the agent_* calls, briefly.
+ * Threading: the gate (api_gate.c) accepts connections and hands one to MHD
+ * only once its request head is complete; it answers /healthz itself. MHD
+ * runs a small pool of polling threads (epoll); sockets are non-blocking, so
+ * a client that sends or reads slowly costs a connection slot and some
+ * memory, never a thread. A connection serves one request (Connection:
+ * close), so no idle keep-alive connection holds a slot; a body must arrive
+ * within BODY_MS, and a client address holds at most PER_CLIENT slots. A
+ * handler runs only once its whole request is in, and the agent lock is
+ * taken only inside the agent_* calls, briefly.
  */
 #define POOL_THREADS   2
 #define CONN_LIMIT     256
 #define CONN_TIMEOUT_S 10
+#define PER_CLIENT     32
+#define BODY_MS        10000
 
 /* libmicrohttpd, loaded by the first api_server_start (before any request can arrive). */
 static const struct api_mhd *mhd;
@@ -98,10 +105,21 @@ static int check_auth(struct api_server *s, struct MHD_Connection *c, struct api
 
 /* Checks done on the headers, before any body byte is read. 0: go on. */
 static int precheck(struct api_server *s, struct MHD_Connection *c, struct api_req *q,
-		    const char *method, struct api_reply *r)
+		    const char *url, const char *method, struct api_reply *r)
 {
 	bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	q->post = !strcmp(method, "POST");
+	/*
+	 * Every /v1/ path, whatever the method and even when it does not exist,
+	 * answers only to the token: command lines and bundles are sensitive, and
+	 * an unauthenticated caller learns nothing, not even which paths exist.
+	 * /healthz and /metrics stay open for probes and scrapers.
+	 */
+	if (!strncmp(url, "/v1/", 4) || !strcmp(url, "/v1")) {
+		int st = check_auth(s, c, r);
+		if (st)
+			return st;
+	}
 	switch (q->h) {
 	case H_OTHER:
 		api_reply_error(r, 404,
@@ -129,12 +147,8 @@ static int precheck(struct api_server *s, struct MHD_Connection *c, struct api_r
 			return 405;
 		}
 	}
-	/* a bundle's files are the process's memory and code: behind the token too */
-	if (!q->post && q->h != H_CAPTURE_ITEM)
+	if (!q->post)
 		return 0;
-	int st = check_auth(s, c, r);
-	if (st)
-		return st;
 	const char *cl =
 	    mhd->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && strtoull(cl, NULL, 10) > API_BODY_MAX) {
@@ -203,6 +217,7 @@ static enum MHD_Result send_reply(struct api_server *s, struct MHD_Connection *c
 	mhd->add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	mhd->add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	mhd->add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	mhd->add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (r->allow)
 		mhd->add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
 	if (r->status == 401)
@@ -266,11 +281,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		q->h = route_of(url);
 		q->start_ms = util_mono_ms();
 		*con_cls = q;
-		if (precheck(s, c, q, method, &r))
+		if (precheck(s, c, q, url, method, &r))
 			return send_reply(s, c, q, &r);
 		if (q->post)
 			return MHD_YES; /* the body follows */
 	} else if (*upload_data_size) {
+		/* a body trickled byte by byte must not hold its slot for ever */
+		if (util_mono_ms() - q->start_ms > BODY_MS) {
+			log_debug("api request body too slow: connection closed", "path=%s ms=%d",
+				  api_handler_path(q->h), BODY_MS);
+			return MHD_NO;
+		}
 		take_body(s, q, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -310,6 +331,34 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	log_debug("http server", "detail=%s", msg);
+}
+
+/* The gate hands over a connection whose request head is complete. */
+static void gate_handoff(void *ctx, int fd, const struct sockaddr *sa, socklen_t salen)
+{
+	struct api_server *s = ctx;
+	/* MHD owns fd from here, closing it itself when it refuses it */
+	if (mhd->add_connection(s->daemon, fd, sa, salen) != MHD_YES)
+		log_debug("http server refused a connection", "error=%s", strerror(errno));
+}
+
+/* /healthz, answered by the gate: probes never wait for a connection slot. */
+static size_t gate_healthz(void *ctx, int head_only, char *buf, size_t len)
+{
+	struct api_server *s = ctx;
+	struct api_reply r = {0};
+	api_get_healthz(s, &r);
+	int n = snprintf(buf, len,
+			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+			 "Cache-Control: no-store\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n%.*s",
+			 r.status, r.status == 200 ? "OK" : "Service Unavailable", r.len,
+			 head_only ? 0 : (int)r.len, r.body ? r.body : "");
+	free(r.body);
+	pthread_mutex_lock(&s->lock);
+	s->requests[H_HEALTHZ][api_code_index(r.status)]++;
+	pthread_mutex_unlock(&s->lock);
+	return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }
 
 /* Binds HOST:PORT, [V6]:PORT or :PORT (every interface). Returns the fd or -errno. */
@@ -385,19 +434,28 @@ int api_server_start(agent *a, const struct api_conf *conf, struct api_server **
 		return rc;
 	}
 	s->daemon = mhd->start_daemon(
-	    MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
+	    MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET |
+		MHD_USE_ITC,
+	    0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)POOL_THREADS, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+	    (unsigned)CONN_LIMIT, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_CLIENT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, s, MHD_OPTION_END);
 	if (!s->daemon) {
 		log_error("cannot start the API server", "listen=%s call=MHD_start_daemon",
 			  conf->listen);
-		s->listen_fd =
-		    -1; /* MHD may have closed it already: leak rather than double-close */
 		api_server_stop(s);
 		return -EIO;
 	}
+	struct api_gate_ops ops = {gate_handoff, gate_healthz, s};
+	int grc = api_gate_start(s->listen_fd, &ops, &s->gate);
+	if (grc < 0) {
+		log_error("cannot start the API server", "listen=%s call=api_gate_start error=%s",
+			  conf->listen, strerror(-grc));
+		api_server_stop(s);
+		return grc;
+	}
+	s->listen_fd = -1; /* the gate's now */
 	log_info("API listening", "listen=%s auth=%s", conf->listen, s->token ? "bearer" : "none");
 	*out = s;
 	return 0;
@@ -407,9 +465,10 @@ void api_server_stop(struct api_server *s)
 {
 	if (!s)
 		return;
+	api_gate_stop(s->gate); /* first: it hands connections to the daemon */
 	if (s->daemon)
-		mhd->stop_daemon(s->daemon); /* closes the listen socket too */
-	else if (s->listen_fd >= 0)
+		mhd->stop_daemon(s->daemon);
+	if (s->listen_fd >= 0)
 		close(s->listen_fd);
 	if (s->token) {
 		explicit_bzero(s->token, strlen(s->token));

@@ -47,6 +47,7 @@ struct api_bucket {
 struct api_server {
 	agent *a;
 	void *daemon; /* struct MHD_Daemon */
+	struct api_gate *gate;
 	int listen_fd;
 	char *listen;
 	char *token;	      /* NULL: no authentication; wiped on stop */

@@ -229,6 +229,13 @@ int api_status_render(FILE *out, const char *addr, long health_status, const cha
 	fprintf(out, "\n");
 	if (h && str(h, "error"))
 		fprintf(out, "  %s\n", str(h, "error"));
+	json_t *fds = t ? json_object_get(t, "fds") : NULL;
+	if (fds && num(fds, "degraded_processes", 0) > 0)
+		fprintf(out,
+			"  DEGRADED: %.0f processes sampled without kept files (open file limit "
+			"%.0f, %.0f kept, %.0f reserved for the API, captures and uploads)\n",
+			num(fds, "degraded_processes", 0), num(fds, "limit", 0), num(fds, "kept", 0),
+			num(fds, "reserve", 0));
 	if (t)
 		print_targets(out, t);
 	if (c)

@@ -28,6 +28,7 @@ static void load(void)
 		{"MHD_add_response_header", offsetof(struct api_mhd, add_response_header)},
 		{"MHD_queue_response", offsetof(struct api_mhd, queue_response)},
 		{"MHD_destroy_response", offsetof(struct api_mhd, destroy_response)},
+		{"MHD_add_connection", offsetof(struct api_mhd, add_connection)},
 		{"MHD_create_response_from_fd", offsetof(struct api_mhd, create_response_from_fd)},
 	};
 	void *lib = dlopen(LIBMHD_SONAME, RTLD_NOW | RTLD_LOCAL);

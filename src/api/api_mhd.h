@@ -20,6 +20,7 @@ struct api_mhd {
 	__typeof__(&MHD_add_response_header) add_response_header;
 	__typeof__(&MHD_queue_response) queue_response;
 	__typeof__(&MHD_destroy_response) destroy_response;
+	__typeof__(&MHD_add_connection) add_connection;
 	__typeof__(&MHD_create_response_from_fd) create_response_from_fd;
 };
 

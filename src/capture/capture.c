@@ -17,6 +17,7 @@
 #include "capture/native/heapnative.h"
 #include "capture/native/locks.h"
 #include "capture/native/perf.h"
+#include "capture/native/privhint.h"
 #include "capture/native/stacks.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -92,6 +93,15 @@ int capture_run_item(struct capture_ctx *ctx, const struct capture_item *item)
 	if (rc < 0) {
 		if (!err[0])
 			snprintf(err, sizeof(err), "%s", strerror(-rc));
+		if (!go && (rc == -EPERM || rc == -EACCES) && !strstr(err, ": process ") &&
+		    !strstr(err, "hound lacks") && !strstr(err, "already traced")) {
+			/* say what actually refused us, checked now, not a guess */
+			char hint[320];
+			privhint_explain(ctx->pid, item->kind == K_CPU ? PRIVHINT_PERF : PRIVHINT_PTRACE,
+					 ctx->comm, hint, sizeof(hint));
+			size_t el = strlen(err);
+			snprintf(err + el, sizeof(err) - el, ": %s", hint);
+		}
 		bundle_add_error(ctx->bundle, kind, "%s", err);
 		log_warn("capture kind failed", "target=%s pid=%d bundle=%s kind=%s error=%s",
 			 ctx->target_name ? ctx->target_name : "-", (int)ctx->pid, bundle_id(ctx->bundle),
@@ -266,6 +276,20 @@ int capture_job_open(struct capture_job *job)
 	return 0;
 }
 
+/* The seconds before the firing, from the always-on recorder. */
+static void write_flight(struct capture_job *job, bundle *b)
+{
+	char err[512] = "";
+	int frc = flightrec_write(job->flight, bundle_dir(b), job->flight_until_mono_ms, err,
+				  sizeof(err));
+	if (frc == 0)
+		frc = bundle_add_file(b, "cpu.before.pb.gz", "cpu", "pprof");
+	if (frc < 0) {
+		bundle_add_error(b, "cpu.before", "%s", err[0] ? err : strerror(-frc));
+		job->nerrors++;
+	}
+}
+
 int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 {
 	int rc = capture_job_open(job);
@@ -282,9 +306,17 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 		.heap_baseline_dir = job->baseline_dir,
 		.jvm = !job->go_url && !job->jvm_off && jvm_capture_applies(job->proc.pid),
 		.stop = stop,
+		.comm = job->proc.comm,
 		.disk_left = job->disk_left,
 	};
 	for (int pass = 0; pass <= 6; pass++) {
+		/*
+		 * The flight recorder's profile right after the quick stacks:
+		 * symbolized while the process most likely still lives, not after
+		 * a long cpu or heap capture it may not survive.
+		 */
+		if (pass == 1 && job->flight)
+			write_flight(job, b);
 		for (size_t i = 0; i < job->items.n; i++) {
 			if (item_order(&job->items.items[i], job->go_url != NULL) != pass)
 				continue;
@@ -296,17 +328,6 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 			}
 			if (capture_run_item(&ctx, &job->items.items[i]) < 0)
 				job->nerrors++;
-		}
-	}
-	if (job->flight) {
-		/* The seconds before the firing, from the always-on recorder. */
-		char err[512] = "";
-		int frc = flightrec_write(job->flight, bundle_dir(b), job->flight_until_mono_ms, err, sizeof(err));
-		if (frc == 0)
-			frc = bundle_add_file(b, "cpu.before.pb.gz", "cpu", "pprof");
-		if (frc < 0) {
-			bundle_add_error(b, "cpu.before", "%s", err[0] ? err : strerror(-frc));
-			job->nerrors++;
 		}
 	}
 	rc = bundle_finish(b, job->target, &job->trig, &job->proc, job->labels, job->nlabels,

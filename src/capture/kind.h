@@ -24,6 +24,7 @@ struct capture_ctx {
 	bool jvm;                          /* a HotSpot JVM (and not jvm: false): JVM variants apply */
 	volatile sig_atomic_t *stop;       /* set on shutdown: finish early */
 	uint64_t disk_left;                /* bytes the spool may still take (max_disk), 0: no quota */
+	const char *comm;                  /* comm when the job began (exec race hints); may be NULL */
 };
 
 /*

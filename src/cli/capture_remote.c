@@ -76,6 +76,13 @@ static char *target_of(struct remote *r, long pid)
 	char *found = NULL;
 	if (call(r, "GET", "/v1/targets", NULL, &st, &j) < 0)
 		return NULL;
+	if (st == 401 || st == 403) {
+		/* /v1/targets is behind the token too: say so, not "no target" */
+		fprintf(stderr, "hound capture: the agent at %s refused: %ld %s\n", r->o->addr, st,
+			j ? jstr(j, "error") : "");
+		json_decref(j);
+		return NULL;
+	}
 	json_array_foreach(json_object_get(j, "targets"), i, t)
 	{
 		json_array_foreach(json_object_get(t, "processes"), k, p)

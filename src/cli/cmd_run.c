@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "cli/cmd.h"
 #include "config/config.h"
+#include "lib/fdbudget.h"
 #include "lib/log.h"
 #include "report/report_html.h"
 #include "lib/util.h"
@@ -87,8 +88,19 @@ int cmd_run(int argc, char **argv)
 	config_errors_fini(&errs);
 
 	util_private_umask();
-	/* Each watched process keeps a few /proc files open. */
-	proc_raise_nofile_limit();
+	/*
+	 * Each watched process keeps a few /proc files open: raise the fd limit
+	 * and budget the kept fds, leaving a reserve for the API, captures and
+	 * uploads.
+	 */
+	long nofile = fdbudget_init();
+	struct fdbudget_stats fb;
+	fdbudget_get(&fb);
+	if (nofile < 0)
+		log_warn("cannot raise the open file limit", "call=setrlimit error=%s limit=%ld",
+			 strerror((int)-nofile), fb.limit);
+	log_debug("open file budget", "limit=%ld kept_max=%ld reserve=%ld", fb.limit, fb.budget,
+		  fb.reserve);
 
 	/* Before any thread starts: capabilities are per thread. */
 	char perr[512];

@@ -181,7 +181,14 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "hound status: no agent answers at %s: %s\n", addr, h.err);
 		goto out;
 	}
-	if (fetch(hc, base, "/v1/targets", auth, &t) < 0 || t.status != 200 ||
+	if (fetch(hc, base, "/v1/targets", auth, &t) == 0 && (t.status == 401 || t.status == 403)) {
+		fprintf(stderr,
+			"hound status: the agent at %s refused: %ld (it wants its bearer token: "
+			"--token-file FILE, or -c with its config)\n",
+			addr, (long)t.status);
+		goto out;
+	}
+	if (t.status != 200 ||
 	    fetch(hc, base, "/v1/captures", auth, &c) < 0 || c.status != 200) {
 		fprintf(stderr,
 			"hound status: %s did not answer /v1/targets and /v1/captures (%s)\n", addr,

@@ -124,12 +124,52 @@ static int cmp_err(const void *a, const void *b)
 	return ea->seq < eb->seq ? -1 : ea->seq > eb->seq;
 }
 
+/*
+ * Refuses a document nested deeper than CFG_MAX_DEPTH, naming where, at the
+ * cost of parsing only up to that point. 0: go on and load it.
+ */
+static int check_depth(struct cfg *x, const char *buf, size_t len)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	int depth = 0, rc = 0;
+
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+	for (;;) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			rc = 0; /* the loader reports the syntax error with its context */
+			break;
+		}
+		yaml_event_type_t t = ev.type;
+		if (t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT) {
+			if (++depth > CFG_MAX_DEPTH) {
+				struct yaml_node_s at;
+				memset(&at, 0, sizeof(at));
+				at.start_mark = ev.start_mark;
+				cfg_error(x, &at, "nesting deeper than %d levels: refused",
+					  CFG_MAX_DEPTH);
+				rc = -1;
+			}
+		} else if (t == YAML_MAPPING_END_EVENT || t == YAML_SEQUENCE_END_EVENT) {
+			depth--;
+		}
+		yaml_event_delete(&ev);
+		if (rc || t == YAML_STREAM_END_EVENT)
+			break;
+	}
+	yaml_parser_delete(&p);
+	return rc;
+}
+
 static void parse_doc(struct cfg *x, const char *buf, size_t len)
 {
 	yaml_parser_t p;
 	yaml_document_t extra;
 	yaml_node_t *root;
 
+	if (check_depth(x, buf, len))
+		return;
 	yaml_parser_initialize(&p);
 	yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&p, &x->doc)) {

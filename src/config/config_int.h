@@ -10,6 +10,13 @@
 #include "config/config.h"
 
 #define CFG_MAX_ERRORS 100
+/*
+ * Deepest nesting of mappings and sequences accepted. hound's schema needs
+ * 6; libyaml's loader slows down quadratically with depth (100k levels took
+ * over 30 s), so depth is checked first, on the event stream, and a deeper
+ * document is refused before it is loaded.
+ */
+#define CFG_MAX_DEPTH 64
 /* Aliases can make a small document expand without bound: cap the nodes we visit. */
 #define CFG_MAX_VISITS	 200000
 #define CFG_MAX_TARGETS	 1000

@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,12 +56,18 @@ struct line {
 	size_t len;
 };
 
+/* Appends what fits of s to buf (room bytes usable), truncating silently. */
+static void append(char *buf, size_t room, size_t *len, const char *s, size_t n)
+{
+	if (n > room - *len)
+		n = room - *len;
+	memcpy(buf + *len, s, n);
+	*len += n;
+}
+
 static void put(struct line *l, const char *s, size_t n)
 {
-	if (n > sizeof(l->buf) - 2 - l->len)
-		n = sizeof(l->buf) - 2 - l->len;
-	memcpy(l->buf + l->len, s, n);
-	l->len += n;
+	append(l->buf, sizeof(l->buf) - 2, &l->len, s, n); /* room for '}' and '\n' */
 }
 
 static void puts_(struct line *l, const char *s)
@@ -115,37 +123,212 @@ static void put_pair(struct line *l, const char *k, size_t kn, const char *v, si
 	}
 }
 
-/* Finds the next " key=" boundary in s (keys are [a-z0-9_.]+). */
-static const char *next_key(const char *s)
+/*
+ * Field formatting. The keys come from the format literal (checked by the
+ * compiler at every call site), the values from the arguments. Each value is
+ * formatted on its own and escaped, and the formatted text is never split
+ * again: a value such as "x level=error msg=injected" stays one value, quoted.
+ */
+
+static bool is_key_char(char c)
 {
-	for (const char *p = s; *p; p++) {
-		if (*p != ' ')
-			continue;
-		const char *k = p + 1;
-		while (islower((unsigned char)*k) || isdigit((unsigned char)*k) || *k == '_' || *k == '.')
-			k++;
-		if (k > p + 1 && *k == '=')
-			return p;
-	}
-	return NULL;
+	return islower((unsigned char)c) || isdigit((unsigned char)c) || c == '_' || c == '.';
 }
 
-static void put_fields(struct line *l, const char *f)
+/* Length of the "key" in "key=..." at f, or 0 when f does not start a key. */
+static size_t key_len(const char *f)
 {
+	size_t n = 0;
+	while (is_key_char(f[n]))
+		n++;
+	return n && f[n] == '=' ? n : 0;
+}
+
+/* The next " key=" boundary in the format, or the end of it. */
+static const char *next_key(const char *f)
+{
+	for (const char *p = f; *p; p++) {
+		if (*p == '%' && p[1]) {
+			p++; /* "%%" and conversions never start a key */
+			continue;
+		}
+		if (*p == ' ' && key_len(p + 1))
+			return p;
+	}
+	return f + strlen(f);
+}
+
+struct vbuf {
+	char buf[2048];
+	size_t len;
+};
+
+static void vput(struct vbuf *v, const char *s, size_t n)
+{
+	append(v->buf, sizeof(v->buf) - 1, &v->len, s, n);
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+/*
+ * Formats one conversion of the format (at *fp, just past '%') into v,
+ * taking its argument from ap; advances *fp. spec is rebuilt from the parsed
+ * parts only, so the non-literal snprintf below sees one known conversion.
+ */
+static void put_conv(struct vbuf *v, const char **fp, va_list *ap, int saved_errno)
+{
+	const char *f = *fp;
+	char spec[48] = "%", out[512];
+	size_t sn = 1;
+	int n = 0;
+
+	while (*f && strchr("-+ #0", *f) && sn < 8)
+		spec[sn++] = *f++;
+	if (*f == '*') {
+		f++;
+		sn += (size_t)snprintf(spec + sn, sizeof(spec) - sn, "%d", va_arg(*ap, int));
+	} else {
+		while (isdigit((unsigned char)*f) && sn < 20)
+			spec[sn++] = *f++;
+	}
+	if (*f == '.') {
+		f++;
+		int prec = 0;
+		if (*f == '*') {
+			f++;
+			prec = va_arg(*ap, int);
+		} else {
+			while (isdigit((unsigned char)*f))
+				prec = prec * 10 + (*f++ - '0');
+		}
+		if (prec >= 0)
+			sn += (size_t)snprintf(spec + sn, sizeof(spec) - sn, ".%d", prec);
+	}
+	int lng = 0; /* 1 l, 2 ll, 3 z, 4 j, 5 t, 6 L, -1 h, -2 hh */
+	for (;; f++) {
+		if (*f == 'l')
+			lng = lng == 1 ? 2 : 1;
+		else if (*f == 'h')
+			lng = lng == -1 ? -2 : -1;
+		else if (*f == 'z')
+			lng = 3;
+		else if (*f == 'j')
+			lng = 4;
+		else if (*f == 't')
+			lng = 5;
+		else if (*f == 'L')
+			lng = 6;
+		else
+			break;
+	}
+	char conv = *f ? *f++ : '\0';
+	*fp = f;
+	static const char *const lmod[] = {"hh", "h", "", "l", "ll", "z", "j", "t", "L"};
+	sn += (size_t)snprintf(spec + sn, sizeof(spec) - sn, "%s%c", lmod[lng + 2], conv);
+
+	switch (conv) {
+	case 'd':
+	case 'i':
+		if (lng == 2)
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, long long));
+		else if (lng == 1)
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, long));
+		else if (lng == 3 || lng == 5)
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, ptrdiff_t));
+		else if (lng == 4)
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, intmax_t));
+		else
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, int));
+		break;
+	case 'u':
+	case 'o':
+	case 'x':
+	case 'X':
+		if (lng == 2)
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, unsigned long long));
+		else if (lng == 1)
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, unsigned long));
+		else if (lng == 3 || lng == 5)
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, size_t));
+		else if (lng == 4)
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, uintmax_t));
+		else
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, unsigned));
+		break;
+	case 'c':
+		n = snprintf(out, sizeof(out), spec, va_arg(*ap, int));
+		break;
+	case 'p':
+		n = snprintf(out, sizeof(out), spec, va_arg(*ap, void *));
+		break;
+	case 'f':
+	case 'F':
+	case 'e':
+	case 'E':
+	case 'g':
+	case 'G':
+	case 'a':
+	case 'A':
+		if (lng == 6)
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, long double));
+		else
+			n = snprintf(out, sizeof(out), spec, va_arg(*ap, double));
+		break;
+	case 's': {
+		/* Strings go in directly: they may be longer than out. */
+		const char *s = va_arg(*ap, const char *);
+		if (!s)
+			s = "(null)";
+		if (!strcmp(spec, "%s")) {
+			vput(v, s, strlen(s));
+			return;
+		}
+		n = snprintf(out, sizeof(out), spec, s);
+		break;
+	}
+	case 'm':
+		n = snprintf(out, sizeof(out), "%s", strerror(saved_errno));
+		break;
+	default: /* "%%", or a conversion this logger does not take (%n) */
+		if (conv == '%')
+			vput(v, "%", 1);
+		return;
+	}
+	if (n > 0)
+		vput(v, out, (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
+}
+#pragma GCC diagnostic pop
+
+/* Formats the format span [f, end) into v, consuming its arguments. */
+static void format_span(struct vbuf *v, const char *f, const char *end, va_list *ap,
+			int saved_errno)
+{
+	v->len = 0;
+	while (f < end) {
+		const char *pct = memchr(f, '%', (size_t)(end - f));
+		if (!pct) {
+			vput(v, f, (size_t)(end - f));
+			return;
+		}
+		vput(v, f, (size_t)(pct - f));
+		f = pct + 1;
+		put_conv(v, &f, ap, saved_errno);
+	}
+}
+
+static void put_fields(struct line *l, const char *f, va_list *ap, int saved_errno)
+{
+	struct vbuf v;
 	while (*f == ' ')
 		f++;
 	while (*f) {
-		const char *eq = strchr(f, '=');
-		if (!eq) {
-			put_pair(l, "detail", 6, f, strlen(f));
-			return;
-		}
-		const char *end = next_key(eq + 1);
-		size_t vn = end ? (size_t)(end - eq - 1) : strlen(eq + 1);
-		put_pair(l, f, (size_t)(eq - f), eq + 1, vn);
-		if (!end)
-			return;
-		f = end + 1;
+		size_t kn = key_len(f);
+		const char *key = kn ? f : "detail";
+		const char *vs = kn ? f + kn + 1 : f;
+		const char *end = next_key(vs);
+		format_span(&v, vs, end, ap, saved_errno);
+		put_pair(l, key, kn ? kn : 6, v.buf, v.len);
+		f = *end ? end + 1 : end;
 	}
 }
 
@@ -174,12 +357,10 @@ void log_msg(enum log_level lvl, const char *msg, const char *fields, ...)
 		put_value(&l, msg, strlen(msg));
 	}
 	if (fields) {
-		char fb[3072];
 		va_list ap;
 		va_start(ap, fields);
-		vsnprintf(fb, sizeof(fb), fields, ap);
+		put_fields(&l, fields, &ap, saved);
 		va_end(ap);
-		put_fields(&l, fb);
 	}
 	if (log_fmt == LOG_FMT_JSON)
 		l.buf[l.len++] = '}';

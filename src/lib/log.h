@@ -15,9 +15,12 @@ bool log_enabled(enum log_level lvl);
 
 /*
  * log_msg(LOG_INFO, "target exited", "target=%s pid=%d", name, pid)
- * The fields string is printf-formatted, then split into key=value pairs at
- * every " key=" boundary (keys are [a-z0-9_.]+), so values may hold spaces;
- * each value is quoted/escaped as the output format needs. fields may be NULL.
+ * The fields format is split into key=value pairs at every " key=" boundary
+ * of the format itself (keys are [a-z0-9_.]+); each value is then formatted
+ * from its own arguments and quoted/escaped as the output format needs, so
+ * an argument can never add a field, whatever it contains. fields may be
+ * NULL. Conversions: the usual d i u o x X c s p f e g a %% and %m, with
+ * flags, width, precision (also *) and length modifiers; not %n.
  * Thread-safe: one write(2) per line.
  */
 void log_msg(enum log_level lvl, const char *msg, const char *fields, ...)

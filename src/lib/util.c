@@ -356,10 +356,11 @@ bool util_snprintf(char *buf, size_t len, const char *fmt, ...)
 
 char *util_read_proc_text(pid_t pid, const char *name)
 {
-	char path[64], *buf = NULL;
+	char path[96], *buf = NULL;
 	size_t len = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	/* a live thread's view: the leader's cmdline is empty once the main thread exited */
+	util_proc_live_path(pid, name, path, sizeof(path));
 	if (util_read_file(path, &buf, &len, 64 * 1024) < 0)
 		return NULL;
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\0'))
@@ -370,10 +371,67 @@ char *util_read_proc_text(pid_t pid, const char *name)
 	return buf;
 }
 
+/* The state letter of /proc/... /stat (after the last ')'), or 0. */
+static char stat_state(const char *path)
+{
+	char buf[512];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *rp = strrchr(buf, ')');
+	return rp && rp[1] == ' ' ? rp[2] : 0;
+}
+
+static bool state_live(char st)
+{
+	return st && st != 'Z' && st != 'X' && st != 'x';
+}
+
+pid_t util_proc_live_tid(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char st = stat_state(path);
+	if (state_live(st))
+		return pid;
+	if (!st)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return -ESRCH;
+	pid_t found = -ESRCH;
+	struct dirent *de;
+	while (found < 0 && (de = readdir(d))) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+		if (tid <= 0 || tid == pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+		if (state_live(stat_state(path)))
+			found = tid;
+	}
+	closedir(d);
+	return found;
+}
+
+void util_proc_live_path(pid_t pid, const char *file, char *buf, size_t len)
+{
+	pid_t tid = util_proc_live_tid(pid);
+	if (tid > 0 && tid != pid)
+		snprintf(buf, len, "/proc/%d/task/%d/%s", (int)pid, (int)tid, file);
+	else
+		snprintf(buf, len, "/proc/%d/%s", (int)pid, file);
+}
+
 char *util_read_proc_exe(pid_t pid)
 {
-	char path[64], buf[PATH_MAX];
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	char path[96], buf[PATH_MAX];
+	util_proc_live_path(pid, "exe", path, sizeof(path));
 	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
 	if (n < 0)
 		return NULL;

@@ -72,6 +72,17 @@ int util_err(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute
 bool util_snprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
+ * A process whose main thread has exited (pthread_exit) keeps running on its
+ * other threads, but its leader is a zombie: /proc/PID/maps is empty and
+ * /proc/PID/exe unreadable. These return a live thread's view instead.
+ * util_proc_live_tid: pid itself while its leader lives, else the first live
+ * thread's TID, or -ESRCH when no thread lives.
+ */
+pid_t util_proc_live_tid(pid_t pid);
+/* Writes "/proc/PID/FILE", or "/proc/PID/task/TID/FILE" for a live thread. */
+void util_proc_live_path(pid_t pid, const char *file, char *buf, size_t len);
+
+/*
  * Small reads for manifests, done once per process (never per sample): the
  * text of /proc/PID/NAME with NUL bytes and newlines as spaces, and the
  * target of /proc/PID/exe. malloc'd (caller frees), NULL when unreadable.

@@ -12,7 +12,7 @@ export GOCACHE=$T/gocache GOTOOLCHAIN=local GOFLAGS=-mod=mod GOPROXY=off
 "$T/misbehave" spin 3000 >"$T/spin.out" 2>&1 &
 tpid=$!
 TEST_PIDS="$TEST_PIDS $tpid"
-wait_for 5 grep -q READY "$T/spin.out"
+check "the spinning target is ready" wait_for 30 grep -q READY "$T/spin.out"
 cat >"$T/h.yaml" <<YAML
 interval: 300ms
 history: 3

@@ -12,7 +12,7 @@ start_target() {
 	"$T/misbehave" "$mode" "$@" >"$T/$mode.out" 2>&1 &
 	TPID=$!
 	TEST_PIDS="$TEST_PIDS $TPID"
-	wait_for 5 grep -q READY "$T/$mode.out"
+	wait_for 30 grep -q READY "$T/$mode.out"
 }
 
 write_config() { # NAME PID METRIC RULE_YAML...
@@ -167,13 +167,13 @@ check "steady target: no bundle" bash -c "! ls '$T/out-quiet/bundles/quiet' 2>/d
 cp "$T/quiet.yaml" "$T/quiet.good"
 printf 'interval: 5s\ntargets:\n  - name: quiet\n    bogus_key: 1\n' >"$T/quiet.yaml"
 kill -HUP "$hpid"
-check "broken reload is rejected" wait_for 10 grep -q 'reload rejected' "$T/quiet.log"
+check "broken reload is rejected" wait_for 30 grep -q 'reload rejected' "$T/quiet.log"
 check "the error names file:line:column" grep -q 'quiet.yaml:4:5' "$T/quiet.log"
 check "agent alive after a broken reload" kill -0 "$hpid"
 n1=$(grep -c . "$T/quiet.log")
 cp "$T/quiet.good" "$T/quiet.yaml"
 kill -HUP "$hpid"
-check "good reload is applied, unchanged target kept" wait_for 10 grep -q 'msg="config reloaded".*kept=2' "$T/quiet.log"
+check "good reload is applied, unchanged target kept" wait_for 30 grep -q 'msg="config reloaded".*kept=2' "$T/quiet.log"
 kill -TERM "$hpid"
 wait "$hpid"
 check "SIGTERM exits 0 after reloads" [ $? -eq 0 ]

@@ -102,14 +102,14 @@ check "hound logged the alert as captured" grep -q 'msg="alert received" alertna
 check "Alertmanager delivered without error" sh -c "! grep -q 'Notify for alerts failed' '$T/am.log'"
 
 # ---- target_label routing ----
-wait_for 10 sh -c "! curl -s http://$API/v1/targets | grep -q '\"capturing\":true'"
+wait_for 30 sh -c "! curl -s -H \"Authorization: Bearer $TOKEN\" http://$API/v1/targets | grep -q '\"capturing\":true'"
 n_before=$(alert_bundles | wc -l)
 post_alert '[{"labels":{"alertname":"ProcessHot","hound_target":"api"},"annotations":{"summary":"hot"}}]' >/dev/null
 wait_for 30 sh -c "[ \$(ls -d '$OUT'/bundles/api/*-alert*/manifest.json 2>/dev/null | wc -l) -gt $n_before ]"
 check "an alert naming its target in a label is routed there" test "$(alert_bundles | wc -l)" -gt "$n_before"
 
 # ---- resolved alerts capture nothing ----
-wait_for 10 sh -c "! curl -s http://$API/v1/targets | grep -q '\"capturing\":true'"
+wait_for 30 sh -c "! curl -s -H \"Authorization: Bearer $TOKEN\" http://$API/v1/targets | grep -q '\"capturing\":true'"
 n_before=$(alert_bundles | wc -l)
 past=$(date -u -d '-2 seconds' +%Y-%m-%dT%H:%M:%SZ)
 post_alert "[{\"labels\":{\"alertname\":\"KubePodHighMemory\",\"severity\":\"page\",\"pod\":\"api-7d9\"},\"endsAt\":\"$past\"}]" >/dev/null
@@ -125,7 +125,7 @@ WEBHOOK='{"version":"4","status":"firing","receiver":"hound","groupKey":"{}:{ale
 code=$(http POST /v1/alerts -H "Authorization: Bearer $TOKEN" -d "$WEBHOOK")
 check "a webhook posted directly is answered 200" test "$code" = 200
 check "first delivery captures" test "$(body_json 'j["alerts"][0]["action"]')" = captured
-wait_for 10 sh -c "! curl -s http://$API/v1/targets | grep -q '\"capturing\":true'"
+wait_for 30 sh -c "! curl -s -H \"Authorization: Bearer $TOKEN\" http://$API/v1/targets | grep -q '\"capturing\":true'"
 code=$(http POST /v1/alerts -H "Authorization: Bearer $TOKEN" -d "$WEBHOOK")
 check "the repeat within the cooldown is refused" test "$(body_json 'j["alerts"][0]["action"] + "/" + j["alerts"][0]["refusal"]')" = refused/cooldown
 expect 401 "the webhook needs the token" POST /v1/alerts -d "$WEBHOOK"

@@ -32,7 +32,7 @@ targets:
         capture: [heap]
 EOF
 start_hound hound "$T/hound.yaml" || { fail "hound answers"; cat "$T/hound.log"; done_testing; exit; }
-wait_for 10 sh -c "curl -s http://$API/metrics | grep -q '^hound_target_processes{target=\"load\"} 5'"
+wait_for 30 sh -c "curl -s http://$API/metrics | grep -q '^hound_target_processes{target=\"load\"} 5'"
 lag_before=$(metric hound_sample_lag_max_seconds)
 ticks_before=$(metric hound_ticks_total)
 
@@ -90,7 +90,7 @@ ticks_after=$(metric hound_ticks_total)
 lag_after=$(metric hound_sample_lag_max_seconds)
 check "the sampling loop kept ticking under load ($ticks_before -> $ticks_after)" test "$ticks_after" -gt $((ticks_before + 5))
 expect 200 "hound is healthy after the load" GET /healthz
-wait_for 10 sh -c "curl -s http://$API/v1/captures | grep -q '\"trigger\":\"api\"'"
+wait_for 30 sh -c "curl -s http://$API/v1/captures | grep -q '\"trigger\":\"api\"'"
 check "the capture taken under load completed" sh -c "curl -s http://$API/v1/captures | grep -q '\"ok\":true'"
 if [ "$TOOL" = wrk ]; then
 	diag "load: $TOOL 2x25 connections ${DURATION}s: /metrics $(awk '/Requests\/sec/ {print $2}' "$T/load_metrics.txt") req/s, /v1/targets $(awk '/Requests\/sec/ {print $2}' "$T/load_targets.txt") req/s"

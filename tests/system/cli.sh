@@ -60,7 +60,7 @@ build_target misbehave
 "$T/misbehave" steady 0 >"$T/t.out" &
 tpid=$!
 TEST_PIDS="$TEST_PIDS $tpid"
-wait_for 5 grep -q READY "$T/t.out"
+check "the target is ready" wait_for 30 grep -q READY "$T/t.out"
 mkdir -p "$T/caps"
 dir=$("$HOUND" capture -p "$tpid" -k heap -o "$T/caps")
 check "capture exits 0" [ $? -eq 0 ]

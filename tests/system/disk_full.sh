@@ -18,7 +18,7 @@ build_target misbehave
 "$T/misbehave" steady 0 >"$T/t.out" &
 TPID=$!
 TEST_PIDS="$TEST_PIDS $TPID"
-wait_for 5 grep -q READY "$T/t.out" || fail "target started"
+wait_for 30 grep -q READY "$T/t.out" || fail "target started"
 
 # Fill the filesystem to the last block.
 dd if=/dev/zero of="$SPOOL/filler" bs=4k 2>/dev/null
@@ -57,7 +57,7 @@ check "the full state was logged once, not per firing" \
 expect 200 "the API still answers: /healthz" GET /healthz
 ticks() { metric hound_samples_total; }
 s1=$(ticks)
-wait_for 10 bash -c "[ \"\$(curl -s http://$API/metrics | awk '\$1==\"hound_samples_total\"{print \$2}')\" -gt '$s1' ]"
+wait_for 30 bash -c "[ \"\$(curl -s http://$API/metrics | awk '\$1==\"hound_samples_total\"{print \$2}')\" -gt '$s1' ]"
 check "sampling goes on while the disk is full" test "$(ticks)" -gt "$s1"
 
 rm -f "$SPOOL/filler"

@@ -12,7 +12,7 @@ build_target misbehave
 "$T/misbehave" spin 0 >"$T/t.out" &
 tpid=$!
 TEST_PIDS="$TEST_PIDS $tpid"
-wait_for 10 grep -q TROUBLE "$T/t.out"
+wait_for 30 grep -q TROUBLE "$T/t.out"
 mkdir -p "$T/work/caps"
 dir=$("$HOUND" capture -p "$tpid" -k stacks,heap,cpu -d 1s -o "$T/work/caps" 2>"$T/cap.err")
 check "a real bundle to run the examples against" test -f "$dir/manifest.json"

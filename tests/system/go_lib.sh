@@ -21,7 +21,7 @@ start_go() {
 	"$T/gotarget" -mode "$mode" -addr-file "$T/$name.addr" "$@" >"$T/$name.out" 2>&1 &
 	GO_PID=$!
 	TEST_PIDS="$TEST_PIDS $GO_PID"
-	wait_for 10 test -s "$T/$name.addr" || return 1
+	wait_for 30 test -s "$T/$name.addr" || return 1
 	GO_URL="http://$(cat "$T/$name.addr")"
 }
 

@@ -36,7 +36,7 @@ check "heap capture on the Go target" [ -s "$B/heap.pb.gz" ]
 # hound's count equals a plain count of sample lines on a page that holds still
 # (a second labels service that never leaks: its 20 paths plus 2 other series)
 start_go still labels -rate 400 || fail "second Go target listens"
-wait_for 5 bash -c "[ \$(curl -s '$GO_URL/metrics' | grep -vc '^#') -eq 22 ]"
+wait_for 30 bash -c "[ \$(curl -s '$GO_URL/metrics' | grep -vc '^#') -eq 22 ]"
 want=$(curl -s "$GO_URL/metrics" | grep -v '^#' | grep -vc '^$')
 got=$("$GO_PROBE" sample "$GO_URL" "$GO_URL/metrics" 1 500 | sed -n 's/.*series=\([0-9]*\).*/\1/p')
 check "series count equals the sample lines curl sees ($got = $want)" [ "$got" = "$want" ]

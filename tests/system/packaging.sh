@@ -65,7 +65,7 @@ build_target misbehave || fail "build misbehave"
 "$T/misbehave" steady 600000 >"$T/target.out" 2>&1 &
 TPID=$!
 TEST_PIDS="$TEST_PIDS $TPID"
-wait_for 5 grep -q READY "$T/target.out" || fail "target started"
+wait_for 30 grep -q READY "$T/target.out" || fail "target started"
 
 python3 - "$T/notify.sock" "$T/notify.log" <<'PY' &
 import socket, sys

@@ -17,7 +17,7 @@ start_spin() {
 	local bin=$1; shift
 	bg sh -c 'exec "$0" "$@" >"$0.out"' "$bin" "$@"
 	SPID=$!
-	wait_for 5 grep -q ready "$bin.out"
+	wait_for 30 grep -q ready "$bin.out"
 }
 
 # capture_cpu PID DURATION: runs hound capture -k cpu; sets BUNDLE (the bundle dir).

@@ -21,7 +21,7 @@ setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups "$T/misbehave" steady
 	>"$T/target.out" 2>&1 &
 TPID=$!
 TEST_PIDS="$TEST_PIDS $TPID"
-wait_for 5 grep -q READY "$T/target.out" || { fail "target started"; done_testing; exit 1; }
+wait_for 30 grep -q READY "$T/target.out" || { fail "target started"; done_testing; exit 1; }
 
 # caps_of PID FIELD: the value of FIELD (CapEff, CapPrm, ...) of every thread, sorted, unique.
 caps_of() { cat /proc/"$1"/task/*/status 2>/dev/null | awk -v f="$2:" '$1 == f {print $2}' | sort -u; }
@@ -114,7 +114,7 @@ mkdir -p "$T/out-unpriv" && chown "$NOBODY" "$T/out-unpriv"
 sed "s/pid: $TPID/pid: $RPID/" "$T/stacks.yaml" | sed "s#out-stacks#out-unpriv#" >"$T/unpriv.yaml"
 run_agent unpriv setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups
 check "unpriv: start-up warns that stacks need CAP_SYS_PTRACE" \
-	wait_for 10 grep -q 'msg="missing privilege" target=api capture=stacks needs=CAP_SYS_PTRACE' "$T/unpriv.log"
+	wait_for 30 grep -q 'msg="missing privilege" target=api capture=stacks needs=CAP_SYS_PTRACE' "$T/unpriv.log"
 if wait_for 30 have_bundle unpriv; then pass "unpriv: the bundle is still written"; else
 	fail "unpriv: the bundle is still written"; tail "$T/unpriv.log"; fi
 B=$(bundles_of unpriv | head -1)
@@ -166,7 +166,7 @@ check "user: stacks of a root process captured as nobody with CAP_SYS_PTRACE" [ 
 check "user: the spool belongs to nobody" [ "$(stat -c %u "$T/out-user")" = "$NOBODY" ]
 kill -HUP "$HPID"
 check "user: SIGHUP reload still works after the switch" \
-	wait_for 10 grep -q 'msg="config reloaded"' "$T/user.log"
+	wait_for 30 grep -q 'msg="config reloaded"' "$T/user.log"
 stop_agent
 
 # 8. As hound.service starts it: User= plus AmbientCapabilities= and CapabilityBoundingSet= of

@@ -17,7 +17,7 @@ pid=$TPID
 "$HOLDER" "$pid" >"$T/holder.out" &
 holder=$!
 TEST_PIDS="$TEST_PIDS $holder"
-wait_for 10 grep -q '^held' "$T/holder.out"
+check "the holder traces the target" wait_for 30 grep -q '^held' "$T/holder.out"
 "$HOUND" stacks -p "$pid" >"$T/out.txt" 2>"$T/err.txt"
 check "already traced: exit 1" test $? -eq 1
 check "already traced: one-line error" test "$(wc -l <"$T/err.txt")" -eq 1
@@ -33,7 +33,7 @@ if command -v gdb >/dev/null 2>&1; then
 	gdb -q -nx -batch -p "$pid" -ex 'shell sleep 3' >/dev/null 2>&1 &
 	gdbpid=$!
 	TEST_PIDS="$TEST_PIDS $gdbpid"
-	if wait_for 10 sh -c "awk '/^TracerPid:/ {exit \$2 == 0}' /proc/$pid/status"; then
+	if wait_for 30 sh -c "awk '/^TracerPid:/ {exit \$2 == 0}' /proc/$pid/status"; then
 		"$HOUND" stacks -p "$pid" >/dev/null 2>"$T/gdb.err"
 		check "gdb attached: exit 1" test $? -eq 1
 		check "gdb attached: clean error" grep -q "ptrace(PTRACE_SEIZE, $pid): Operation not permitted: already traced by PID" "$T/gdb.err"
@@ -46,12 +46,12 @@ fi
 
 # --- a stopped (SIGSTOP) target is captured and left stopped ---
 kill -STOP "$pid"
-wait_for 5 sh -c "grep -q '^State:.*T' /proc/$pid/status"
+check "the target is stopped by SIGSTOP" wait_for 30 sh -c "grep -q '^State:.*T' /proc/$pid/status"
 "$HOUND" stacks -p "$pid" >"$T/stopped.txt" 2>&1
 check "stopped target: captured" sh -c "grep -q ' chain_beta - ' '$T/stopped.txt'"
 check "stopped target: still stopped (job control kept)" grep -q '^State:.*T (stopped)' /proc/"$pid"/status
 kill -CONT "$pid"
-wait_for 5 not_stopped "$pid"
+wait_for 30 not_stopped "$pid"
 check "stopped target: runs after SIGCONT" not_stopped "$pid"
 
 # --- no privilege: drop to nobody ---
@@ -93,7 +93,7 @@ for attempt in 1 2 3 4 5 6; do
 	[ $rc -eq 0 ] || [ $rc -eq 1 ] || crashed=$((crashed + 1))
 	if [ $rc -eq 1 ] && grep -q "process $pid exited during the capture" "$T/exit.err"; then
 		exited=1
-		wait_for 10 test ! -d /proc/"$pid"
+		wait_for 30 test ! -d /proc/"$pid"
 		check "exit mid-capture: the target really exited" test ! -d /proc/"$pid"
 	fi
 	kill -9 "$pid" 2>/dev/null

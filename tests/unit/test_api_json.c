@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_gate.h"
 #include "api/api_json.h"
 #include "config/config.h"
 #include "tap.h"
@@ -279,8 +280,28 @@ static void test_status_render(void)
 	free(text);
 }
 
+/* The gate's pure parts: when is a request head complete, is it a probe. */
+static void test_gate(void)
+{
+	static char big[API_GATE_HEAD_MAX + 10];
+	const char *h = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	is_int(api_gate_head_complete(h, strlen(h)), 1, "a whole head is complete");
+	is_int(api_gate_head_complete(h, strlen(h) - 2), 0, "a head without its blank line is not");
+	is_int(api_gate_head_complete("GET / HTTP/1.0\n\n", 16), 1, "bare LF line ends count");
+	is_int(api_gate_head_complete("", 0), 0, "nothing yet");
+	memset(big, 'a', sizeof(big));
+	is_int(api_gate_head_complete(big, sizeof(big)), -1, "a head over the limit is refused");
+	is_int(api_gate_is_healthz(h, strlen(h)), 1, "GET /healthz");
+	is_int(api_gate_is_healthz("HEAD /healthz HTTP/1.1\r\n\r\n", 27), 2, "HEAD /healthz");
+	is_int(api_gate_is_healthz("GET /healthzz HTTP/1.1\r\n\r\n", 27), 0, "not /healthzz");
+	is_int(api_gate_is_healthz("POST /healthz HTTP/1.1\r\n\r\n", 27), 0, "not POST");
+	is_int(api_gate_is_healthz("GET /healthz?x=1 HTTP/1.1\r\n\r\n", 31), 0,
+	       "a query goes to the server (which answers it the same)");
+}
+
 int main(void)
 {
+	test_gate();
 	test_capture_ok();
 	test_capture_bad();
 	test_webhook();

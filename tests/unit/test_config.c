@@ -591,6 +591,51 @@ static void token(void)
 	unlink(path);
 }
 
+/* Deep nesting is refused early, naming where: libyaml's loader is quadratic in depth. */
+static void deep(void)
+{
+	size_t n = 100000;
+	char *flow = malloc(2 * n + 32), *block = malloc(1 << 16);
+	size_t len = (size_t)sprintf(flow, "interval: 5s\nlabels: ");
+	for (size_t i = 0; i < n; i++)
+		flow[len++] = '[';
+	for (size_t i = 0; i < n; i++)
+		flow[len++] = ']';
+	flow[len++] = '\n';
+	flow[len] = '\0';
+	char *e = errors_of(flow);
+	ok(e && strstr(e, "t.yaml:2:") && strstr(e, "nesting deeper than 64 levels"),
+	   "100000 nested flow sequences: refused with file:line:col");
+	if (e && !strstr(e, "t.yaml:2:72: "))
+		printf("# %s\n", e);
+	is_int(e && strstr(e, "t.yaml:2:72: ") != NULL, 1, "the column is the 65th level (the top mapping is the first)");
+	free(e);
+
+	/* block style, one level per line: 200 levels */
+	len = (size_t)sprintf(block, "labels:\n");
+	for (int i = 0; i < 200; i++)
+		len += (size_t)sprintf(block + len, "%*sk%d:\n", i + 1, "", i);
+	e = errors_of(block);
+	ok(e && strstr(e, "t.yaml:65:") && strstr(e, "nesting deeper than 64 levels"),
+	   "200 nested block mappings: refused at the line of the 65th");
+	if (e && !strstr(e, "t.yaml:65:"))
+		printf("# %s\n", e);
+	free(e);
+
+	/* 64 levels are not refused for their depth */
+	len = (size_t)sprintf(flow, "labels: {a: ");
+	for (int i = 0; i < 62; i++)
+		flow[len++] = '[';
+	for (int i = 0; i < 62; i++)
+		flow[len++] = ']';
+	len += (size_t)sprintf(flow + len, "}\n");
+	e = errors_of(flow);
+	ok(e && !strstr(e, "nesting deeper"), "64 levels: no depth error (got: %s)", e ? e : "none");
+	free(e);
+	free(flow);
+	free(block);
+}
+
 static void default_path(void)
 {
 	setenv("HOUND_CONFIG", "/x/y.yaml", 1);
@@ -610,5 +655,6 @@ int main(void)
 	errors();
 	token();
 	default_path();
+	deep();
 	return done_testing();
 }

@@ -124,6 +124,41 @@ int main(void)
 	flightrec_free(f);
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
+
+	/*
+	 * The process dies, and is reaped, before the profile is written (as when
+	 * a target exits during the capture): its /proc/PID/maps is gone, yet
+	 * the profile is named from the mappings kept while it lived.
+	 */
+	flightrec *g = NULL;
+	child = fork();
+	if (child == 0) {
+		fr_loop();
+		_exit(0);
+	}
+	is_int(flightrec_new(child, 99, 5000, &g), 0, "a recorder on a process that will die");
+	for (int i = 0; i < 300 && flightrec_samples(g) < 50; i++)
+		sleep_ms(100);
+	int64_t fired = util_mono_ms();
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	char procdir[32];
+	snprintf(procdir, sizeof(procdir), "/proc/%d", (int)child);
+	ok(access(procdir, F_OK) != 0, "the process is gone and reaped");
+	is_int(flightrec_write(g, dir, fired, err, sizeof(err)), 0, "write after death: %s", err);
+	p = NULL;
+	is_int(pprof_decode_file(path, 0, &p, err, sizeof(err)), 0, "it decodes");
+	if (p) {
+		total_written = 0;
+		for (size_t i = 0; i < p->nsamples; i++)
+			total_written += (size_t)p->samples[i].values[0];
+		ok(total_written > 0, "it has samples (%zu)", total_written);
+		ok(chain_samples(p) * 10 >= total_written * 9,
+		   "they are named, not <unknown>: fr_loop -> fr_leaf in %zu of %zu",
+		   chain_samples(p), total_written);
+		pprof_free(p);
+	}
+	flightrec_free(g);
 	util_rm_rf(dir);
 	free(path);
 	flightrec_free(NULL);

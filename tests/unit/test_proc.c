@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent/proc.h"
+#include "lib/fdbudget.h"
 #include "lib/util.h"
 #include "tap.h"
 
@@ -226,6 +227,42 @@ static void test_host(host_sampler *host)
 	ok(bad == NULL, "no sampler on error");
 }
 
+/* Past the fd budget, a process is sampled with open/read/close, just as right. */
+static void test_budget(host_sampler *host)
+{
+	struct child ch = spawn();
+	proc_handle *kept = NULL, *unkept = NULL;
+	struct proc_sample a, b;
+	struct fdbudget_stats st;
+	uint64_t mask = METRIC_BIT(M_RSS) | METRIC_BIT(M_FDS) | METRIC_BIT(M_THREADS);
+
+	fdbudget_set_limit(64 + 2); /* a reserve of 64 leaves room for one handle's 2 fds */
+	is_int(proc_handle_open("/proc", "/sys/fs/cgroup", ch.pid, 0, &kept), 0, "within budget");
+	is_int(proc_handle_open("/proc", "/sys/fs/cgroup", ch.pid, 0, &unkept), 0,
+	       "past the budget, still opened");
+	fdbudget_get(&st);
+	is_int(st.kept, 2, "2 fds kept");
+	is_int(st.degraded, 1, "one process degraded");
+	is_int(proc_handle_nfds(unkept), 0, "the degraded handle keeps no fd");
+	is_int(sample(kept, host, mask, &a), 0, "sample kept");
+	is_int(sample(unkept, host, mask, &b), 0, "sample degraded");
+	ok(HAS(b, M_RSS) && HAS(b, M_FDS) && HAS(b, M_THREADS), "degraded: rss, fds, threads valid");
+	is_double(b.v[M_RSS], a.v[M_RSS], a.v[M_RSS] * 0.1, "degraded rss matches the kept one");
+	is_double(b.v[M_FDS], a.v[M_FDS], 0.5, "degraded fd count matches");
+	is_int(proc_handle_nfds(unkept), 0, "and still keeps no fd after sampling");
+	fdbudget_get(&st);
+	is_int(st.kept, 2, "the kept handle's statm/fd opens found no budget left");
+	tell(&ch, 'q');
+	waitpid(ch.pid, NULL, 0);
+	is_int(sample(unkept, host, mask, &b), -ESRCH, "degraded: an exit is seen");
+	proc_handle_free(kept);
+	proc_handle_free(unkept);
+	fdbudget_get(&st);
+	is_int(st.kept, 0, "freeing gives the fds back");
+	is_int(st.degraded, 0, "and the degradation");
+	fdbudget_set_limit(1024);
+}
+
 int main(void)
 {
 	host_sampler *host = NULL;
@@ -237,6 +274,7 @@ int main(void)
 	test_host(host);
 	test_metrics(host);
 	test_identity();
+	test_budget(host);
 	host_sampler_free(host);
 	return done_testing();
 }

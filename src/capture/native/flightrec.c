@@ -17,6 +17,8 @@
 #include "lib/util.h"
 
 #define MAX_FRAMES 64
+/* How often the kept view of the process's mappings is refreshed. */
+#define MAPS_REFRESH_MS 5000
 
 /* A sample in the ring; followed by n program counters. */
 struct rec {
@@ -40,7 +42,28 @@ struct flightrec {
 	uint64_t samples;
 	size_t kernel_bytes;
 	int refs; /* the owning process state plus each capture job writing from it */
+	/*
+	 * The process's mappings, read while it lives and refreshed every
+	 * MAPS_REFRESH_MS: a process that exits before its profile is written
+	 * is still symbolized (its /proc/PID/maps is gone by then).
+	 */
+	pthread_mutex_t sym_mu;
+	sym_proc *kept_maps;
 };
+
+/* Replaces the kept mappings with fresh ones; keeps the old on failure. */
+static void refresh_maps(flightrec *f)
+{
+	char err[256];
+	sym_proc *sp = NULL;
+	if (sym_proc_open(symbolizer_shared(), f->pid, &sp, err, sizeof(err)) < 0)
+		return;
+	pthread_mutex_lock(&f->sym_mu);
+	sym_proc *old = f->kept_maps;
+	f->kept_maps = sp;
+	pthread_mutex_unlock(&f->sym_mu);
+	sym_proc_free(old);
+}
 
 static size_t rec_size(size_t n)
 {
@@ -121,6 +144,7 @@ static void *run(void *arg)
 {
 	flightrec *f = arg;
 	const struct perf_sampler_stats *st = perf_sampler_stats(f->s);
+	int64_t maps_at = util_mono_ms();
 
 	/*
 	 * Signals are for the agent's other threads; with all of them blocked
@@ -128,6 +152,10 @@ static void *run(void *arg)
 	 */
 	sigmask_block_all();
 	while (!f->stop && !st->process_gone) {
+		if (util_mono_ms() - maps_at >= MAPS_REFRESH_MS) {
+			refresh_maps(f); /* a dlopen since: new code to name */
+			maps_at = util_mono_ms();
+		}
 		if (perf_sampler_run(f->s, util_mono_ms() + 1000, &f->stop, on_stack, f) < 0)
 			break;
 		pthread_mutex_lock(&f->mu);
@@ -160,6 +188,7 @@ int flightrec_new(pid_t pid, double rate_hz, int64_t keep_ms, flightrec **out)
 		f->cap = 4 * rec_size(MAX_FRAMES);
 	f->cap = (f->cap + 7) & ~(size_t)7;
 	pthread_mutex_init(&f->mu, NULL);
+	pthread_mutex_init(&f->sym_mu, NULL);
 	rc = perf_sampler_open(pid, &o, &f->s, err, sizeof(err));
 	if (rc < 0) {
 		log_warn("flight recorder off", "pid=%d error=%s", (int)pid, err);
@@ -167,6 +196,7 @@ int flightrec_new(pid_t pid, double rate_hz, int64_t keep_ms, flightrec **out)
 	}
 	f->ring = xmalloc(f->cap);
 	f->kernel_bytes = perf_sampler_ring_bytes(f->s);
+	refresh_maps(f);
 	rc = -pthread_create(&f->thr, NULL, run, f);
 	if (rc < 0)
 		goto fail;
@@ -174,6 +204,8 @@ int flightrec_new(pid_t pid, double rate_hz, int64_t keep_ms, flightrec **out)
 	return 0;
 fail:
 	perf_sampler_free(f->s);
+	sym_proc_free(f->kept_maps);
+	pthread_mutex_destroy(&f->sym_mu);
 	pthread_mutex_destroy(&f->mu);
 	free(f->ring);
 	free(f);
@@ -193,6 +225,8 @@ void flightrec_free(flightrec *f)
 	f->stop = 1;
 	pthread_join(f->thr, NULL);
 	perf_sampler_free(f->s);
+	sym_proc_free(f->kept_maps);
+	pthread_mutex_destroy(&f->sym_mu);
 	pthread_mutex_destroy(&f->mu);
 	free(f->ring);
 	free(f);
@@ -244,9 +278,17 @@ int flightrec_write(flightrec *f, const char *dir, int64_t until_mono_ms, char *
 	pthread_mutex_unlock(&f->mu);
 
 	rc = sym_proc_open(symbolizer_shared(), f->pid, &sp, err, errlen);
-	if (rc == 0)
+	if (rc == 0) {
 		perf_profile_resolve(prof, sp);
-	/* without the process, the profile is still written with addresses only */
+	} else {
+		/* the process is gone: name its code from the mappings kept while it lived */
+		pthread_mutex_lock(&f->sym_mu);
+		if (f->kept_maps)
+			perf_profile_resolve(prof, f->kept_maps);
+		pthread_mutex_unlock(&f->sym_mu);
+		log_debug("flight recorder: process gone, kept mappings used", "pid=%d kept=%s",
+			  (int)f->pid, f->kept_maps ? "yes" : "no");
+	}
 	path = xasprintf("%s/cpu.before.pb.gz", dir);
 	comment = xasprintf("hound flight recorder: %.0f Hz, the %lld ms before the trigger",
 			    f->rate_hz, (long long)f->keep_ms);

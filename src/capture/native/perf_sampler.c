@@ -17,6 +17,7 @@
 
 #include "capture/native/perf_ring.h"
 #include "capture/native/perf_unwind.h"
+#include "capture/native/privhint.h"
 #include "lib/util.h"
 
 #define SAMPLE_TYPE                                                                                \
@@ -37,6 +38,7 @@ struct pthread_ev {
 
 struct perf_sampler {
 	pid_t pid;
+	bool leader_gone; /* the main thread exited: sample the others only */
 	struct perf_sampler_opts o;
 	struct perf_event_attr attr;
 	struct pthread_ev *th;
@@ -149,7 +151,7 @@ static int rescan(perf_sampler *s)
 		return -ESRCH;
 	while ((de = readdir(d)) != NULL) {
 		pid_t tid = (pid_t)atoi(de->d_name);
-		if (tid <= 0 || thread_known(s, tid))
+		if (tid <= 0 || thread_known(s, tid) || (tid == s->pid && s->leader_gone))
 			continue;
 		if (thread_add(s, tid) < 0)
 			s->st.threads_failed++; /* usually a thread that just exited */
@@ -300,6 +302,16 @@ int perf_sampler_open(pid_t pid, const struct perf_sampler_opts *o, perf_sampler
 	a->sample_max_stack =
 	    PERF_MAX_FRAMES - 1; /* kernel.perf_event_max_stack is 127 by default */
 
+	/* a live thread: the main one may have exited while the others run */
+	pid_t first = util_proc_live_tid(pid);
+	if (first < 0) {
+		char hint[320];
+		privhint_explain(pid, PRIVHINT_PERF, NULL, hint, sizeof(hint));
+		snprintf(err, errlen, "perf_event_open(pid %d): no live thread: %s", (int)pid, hint);
+		perf_sampler_free(s);
+		return -ESRCH;
+	}
+	s->leader_gone = first != pid;
 	rc = -ENOENT;
 	if (o->event == PERF_SAMPLER_FAULTS) {
 		/*
@@ -320,7 +332,7 @@ int perf_sampler_open(pid_t pid, const struct perf_sampler_opts *o, perf_sampler
 		a->freq = 1;
 		a->sample_freq = (uint64_t)s->o.hz;
 		s->st.event = "cycles";
-		rc = thread_add(s, pid);
+		rc = thread_add(s, first);
 	}
 	if (o->event == PERF_SAMPLER_CPU && (rc == -ENOENT || rc == -EOPNOTSUPP || rc == -EINVAL)) {
 		/* cpu-clock counts nanoseconds: a fixed period is exact CPU time */
@@ -329,10 +341,14 @@ int perf_sampler_open(pid_t pid, const struct perf_sampler_opts *o, perf_sampler
 		a->freq = 0;
 		a->sample_period = (uint64_t)(1e9 / s->o.hz);
 		s->st.event = "cpu-clock";
-		rc = thread_add(s, pid);
+		rc = thread_add(s, first);
 	}
 	if (rc < 0) {
-		snprintf(err, errlen, "perf_event_open(pid %d): %s", (int)pid, strerror(-rc));
+		char hint[320] = "";
+		if (rc == -EPERM || rc == -EACCES || rc == -ESRCH)
+			privhint_explain(pid, PRIVHINT_PERF, NULL, hint, sizeof(hint));
+		snprintf(err, errlen, "perf_event_open(pid %d): %s%s%s", (int)pid, strerror(-rc),
+			 hint[0] ? ": " : "", hint);
 		perf_sampler_free(s);
 		return rc;
 	}

@@ -113,6 +113,13 @@ static struct elf_file *elf_open(pid_t pid, const char *path)
 
 	snprintf(full, sizeof(full), "/proc/%d/root%s", (int)pid, path);
 	fd = open(full, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		/* the leader's root is gone once the main thread exited: a live thread's */
+		char root[64];
+		util_proc_live_path(pid, "root", root, sizeof(root));
+		snprintf(full, sizeof(full), "%s%s", root, path);
+		fd = open(full, O_RDONLY | O_CLOEXEC);
+	}
 	if (fd < 0)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -188,13 +195,14 @@ static bool seg_bias(const struct elf_file *e, const struct sym_map *m, uint64_t
 
 static int load_maps(perf_unwinder *u)
 {
-	char path[64];
+	char path[96];
 	char *buf = NULL;
 	size_t len = 0, n = 0;
 	struct sym_map *maps = NULL;
 	int rc;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)u->pid);
+	/* a live thread's maps: the leader's are empty once the main thread exited */
+	util_proc_live_path(u->pid, "maps", path, sizeof(path));
 	rc = util_read_file(path, &buf, &len, 64 << 20);
 	if (rc < 0)
 		return rc;

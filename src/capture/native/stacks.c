@@ -183,7 +183,9 @@ int stacks_dump(pid_t pid, unsigned flags, FILE *text, const char *pprof_path,
 		const struct unwind_thread *t = &res.threads[i];
 		if (t->stop_ns > st->max_stop_ns)
 			st->max_stop_ns = t->stop_ns;
-		if (t->err == -ESRCH)
+		if (t->err == -ESRCH && t->tid == pid && util_proc_live_tid(pid) != pid)
+			st->nthreads--; /* the main thread exited long before: not a lost thread */
+		else if (t->err == -ESRCH)
 			st->ngone++;
 		else if (t->err && !st->first_err[0])
 			snprintf(st->first_err, sizeof(st->first_err), "%s", t->errmsg);

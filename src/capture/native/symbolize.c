@@ -295,13 +295,20 @@ static int open_mapped(pid_t pid, const struct sym_map *mp, char *path, size_t l
 	size_t pl = strlen(mp->path);
 	int fd;
 
+	/* through a live thread: the leader's view is gone once the main thread exited */
+	pid_t tid = util_proc_live_tid(pid);
+	char dir[64];
+	if (tid > 0 && tid != pid)
+		snprintf(dir, sizeof(dir), "/proc/%d/task/%d", (int)pid, (int)tid);
+	else
+		snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
 	if (pl > sizeof(deleted) - 1 &&
 	    strcmp(mp->path + pl - (sizeof(deleted) - 1), deleted) == 0) {
-		snprintf(path, len, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, mp->start,
+		snprintf(path, len, "%s/map_files/%" PRIx64 "-%" PRIx64, dir, mp->start,
 			 mp->limit);
 		return open(path, O_RDONLY | O_CLOEXEC);
 	}
-	snprintf(path, len, "/proc/%d/root%s", (int)pid, mp->path);
+	snprintf(path, len, "%s/root%s", dir, mp->path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0)
 		return fd;
@@ -355,12 +362,13 @@ static void release_maps(sym_proc *p)
 
 int sym_proc_reload(sym_proc *p, char *err, size_t errlen)
 {
-	char path[64], *buf = NULL;
+	char path[96], *buf = NULL;
 	struct sym_map *maps;
 	size_t len = 0, n = 0;
 	int rc;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)p->pid);
+	/* a live thread's maps: the leader's are empty once the main thread exited */
+	util_proc_live_path(p->pid, "maps", path, sizeof(path));
 	rc = util_read_file(path, &buf, &len, 64 << 20);
 	if (rc < 0) {
 		snprintf(err, errlen, "read %s: %s", path, strerror(-rc));

@@ -28,6 +28,7 @@
 #include "capture/native/ehframe.h"
 #include "capture/native/sigmask.h"
 #include "capture/native/vdso.h"
+#include "capture/native/privhint.h"
 #include "lib/util.h"
 
 /* How long one thread may take to reach its ptrace-stop (a thread in D state). */
@@ -349,6 +350,15 @@ static void unwind_one(struct pass *p, struct unwind_thread *t, uint64_t *ips, u
 	int64_t t0, t1;
 	void *upt;
 
+	pid_t live = tid == p->res->pid ? util_proc_live_tid(tid) : tid;
+	if (live > 0 && live != tid) {
+		/* a zombie leader cannot be traced; its process lives on in the others */
+		set_err(t, -ESRCH,
+			"thread %d, the main thread, has exited (pthread_exit); the process runs "
+			"on its other threads",
+			(int)tid);
+		return;
+	}
 	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 		int e = errno;
 		if (e == ESRCH)
@@ -522,11 +532,12 @@ static int summarize(const struct unwind_result *res, char *err, size_t errlen)
 			    "ptrace(PTRACE_SEIZE, %d): Operation not permitted: already traced "
 			    "by PID %d (a debugger?)",
 			    (int)res->pid, (int)tracer);
-		else
-			snprintf(err, errlen,
-				 "ptrace(PTRACE_SEIZE, %d): Operation not permitted (stacks need "
-				 "CAP_SYS_PTRACE or the target's user)",
-				 (int)res->pid);
+		else {
+			char hint[320];
+			privhint_explain(res->pid, PRIVHINT_PTRACE, NULL, hint, sizeof(hint));
+			snprintf(err, errlen, "ptrace(PTRACE_SEIZE, %d): Operation not permitted: %s",
+				 (int)res->pid, hint);
+		}
 		return -EPERM;
 	}
 	snprintf(err, errlen, "process %d: %s", (int)res->pid, first->errmsg);

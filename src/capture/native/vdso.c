@@ -4,6 +4,8 @@
 #endif
 #include "capture/native/vdso.h"
 
+#include "lib/util.h"
+
 #include <elf.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -85,11 +87,11 @@ bool vdso_is_same(const char *path, uint64_t start, uint64_t limit)
 
 bool vdso_find(int pid, uint64_t *start, uint64_t *limit)
 {
-	char path[64], line[512];
+	char path[96], line[512];
 	bool found = false;
 	if (!vdso_self())
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	util_proc_live_path(pid, "maps", path, sizeof(path));
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return false;
