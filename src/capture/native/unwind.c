@@ -342,6 +342,29 @@ static size_t walk(unw_addr_space_t as, void *upt, uint64_t *ips, uint8_t *ra, b
 	return n;
 }
 
+/*
+ * A tracee that cannot be detached with ESRCH is exiting (an exec in another
+ * thread kills every other thread). Until its tracer reaps it, the exec
+ * waits for it, holding the lock the next PTRACE_SEIZE of this process
+ * sleeps on: reap it here (bounded), or hound and the target wait for each
+ * other forever.
+ */
+static void reap_exiting(pid_t tid)
+{
+	int64_t start = now_ns();
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
+		if (r == tid || (r < 0 && errno != EINTR))
+			return;
+		if (now_ns() - start > STOP_DEADLINE_NS)
+			return;
+		struct timespec ts = {0, 200 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* Stops, unwinds and releases one thread; records the outcome in t. */
 static void unwind_one(struct pass *p, struct unwind_thread *t, uint64_t *ips, uint8_t *ra)
 {
@@ -398,9 +421,12 @@ static void unwind_one(struct pass *p, struct unwind_thread *t, uint64_t *ips, u
 	if (WIFSTOPPED(status) && (status >> 16) == 0)
 		sig = WSTOPSIG(status);
 	t->nframes = walk(p->s->as, upt, ips, ra, &t->truncated);
-	if (ptrace(PTRACE_DETACH, tid, 0, (void *)(long)sig) < 0 && errno != ESRCH) {
+	if (ptrace(PTRACE_DETACH, tid, 0, (void *)(long)sig) < 0) {
 		int e = errno;
-		set_err(t, -e, "ptrace(PTRACE_DETACH, %d): %s", (int)tid, strerror(e));
+		if (e == ESRCH)
+			reap_exiting(tid);
+		else
+			set_err(t, -e, "ptrace(PTRACE_DETACH, %d): %s", (int)tid, strerror(e));
 	}
 	t1 = now_ns();
 	t->stop_ns = t1 - t0;
@@ -409,8 +435,10 @@ static void unwind_one(struct pass *p, struct unwind_thread *t, uint64_t *ips, u
 	_UPT_destroy(upt);
 	return;
 release:
-	/* Not stopped: detaching fails, the ptrace thread's exit releases it. */
-	ptrace(PTRACE_DETACH, tid, 0, 0);
+	/* Not stopped: detaching fails, the ptrace thread's exit releases it;
+	 * unless it is exiting, then it is reaped now (see reap_exiting). */
+	if (ptrace(PTRACE_DETACH, tid, 0, 0) < 0 && errno == ESRCH)
+		reap_exiting(tid);
 	_UPT_destroy(upt);
 }
 
