@@ -131,7 +131,8 @@ check "the repeat within the cooldown is refused" test "$(body_json 'j["alerts"]
 expect 401 "the webhook needs the token" POST /v1/alerts -d "$WEBHOOK"
 expect 400 "a webhook of another version is refused" POST /v1/alerts -H "Authorization: Bearer $TOKEN" -d '{"version":"3","alerts":[]}'
 
-expect 200 "GET /v1/captures" GET /v1/captures
+expect 401 "GET /v1/captures needs the token too" GET /v1/captures
+expect 200 "GET /v1/captures" GET /v1/captures -H "Authorization: Bearer $TOKEN"
 check "captures list the alert bundles" test "$(body_json 'sum(1 for c in j["captures"] if c["trigger"] == "alert")')" -ge 3
 check "the token is not in hound's log" sh -c "! grep -qF '$TOKEN' '$T/hound.log'"
 

@@ -125,7 +125,8 @@ dir=$("$T/noperf" "$HOUND" capture -p "$TPID" -k heap -d 1s -o "$T/caps-noperf" 
 check "perf refused: capture exits 0" [ $? -eq 0 ]
 check "perf refused: smaps.txt, no faults.pb.gz" test -s "$dir/smaps.txt" -a ! -e "$dir/faults.pb.gz"
 check "perf refused: errors name perf_event_open, the pid and the reason" \
-	test "$(json_get "$dir/manifest.json" 'j["errors"]["heap.faults"]')" = "perf_event_open(pid $TPID): Permission denied"
+	python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["errors"]["heap.faults"]; sys.exit(0 if e.startswith(sys.argv[2]) else 1)' \
+	"$dir/manifest.json" "perf_event_open(pid $TPID): Permission denied"
 check "perf refused: a note names the capability" grep -q "needs CAP_PERFMON" "$dir/manifest.json"
 kill "$TPID"; wait "$TPID" 2>/dev/null
 

@@ -277,7 +277,10 @@ int core_hole_find(pid_t pid, size_t need, struct core_hole *out)
 		if (len >= need && len > out->len) {
 			out->addr = addr;
 			out->len = len;
-			snprintf(out->file, sizeof(out->file), "%s", file);
+			/* a longer path is only shown shortened in the manifest */
+			size_t fl = strnlen(file, sizeof(out->file) - 1);
+			memcpy(out->file, file, fl);
+			out->file[fl] = '\0';
 			rc = 0;
 		}
 	}
