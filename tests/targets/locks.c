@@ -228,7 +228,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "cycle3")) {
 		pthread_barrier_init(&bar, NULL, 3);
 		for (long i = 0; i < 3; i++) {
-			char name[16];
+			char name[32]; /* pthread names are cut to 15 bytes */
 			snprintf(name, sizeof(name), "ring%ld", i);
 			start(&t[i], ring_worker, (void *)i, name);
 		}
