@@ -174,13 +174,19 @@ def check_sh(where, body, mark):
         report(mark.startswith("not run,") and len(mark) > 12,
                where + ": marked not run, with the reason (%s)" % mark)
         return
+    # its own session, so a timeout ends the example and everything it started
+    proc = subprocess.Popen(["bash", "-e", "-o", "pipefail", "-c", body], cwd=WORK, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     try:
-        p = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", body], cwd=WORK, env=ENV,
-                           capture_output=True, text=True, timeout=120)
+        out, err = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)
+        proc.communicate()
         report(False, where + ": runs (exit 0) against a real bundle",
                "still running after 120 s: mark it not run, or make it finish")
         return
+    p = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     report(p.returncode == 0 and "BAD" not in p.stdout,
            where + ": runs (exit 0) against a real bundle", (p.stdout + p.stderr)[-300:])
 
