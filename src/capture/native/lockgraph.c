@@ -150,7 +150,8 @@ size_t lockgraph_find_cycles(struct lock_waiter *w, size_t n)
 	size_t in_cycle = 0;
 	int next_id = 1;
 
-	qsort(w, n, sizeof(*w), by_tid);
+	if (n > 1)
+		qsort(w, n, sizeof(*w), by_tid);
 	for (size_t i = 0; i < n; i++)
 		w[i].cycle = 0;
 	/*
@@ -178,7 +179,8 @@ size_t lockgraph_find_cycles(struct lock_waiter *w, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (w[i].cycle < 0)
 			w[i].cycle = 0;
-	qsort(w, n, sizeof(*w), cycles_first);
+	if (n > 1)
+		qsort(w, n, sizeof(*w), cycles_first);
 	return in_cycle;
 }
 
@@ -278,7 +280,7 @@ static int cmp_pid(const void *a, const void *b)
 
 static bool is_thread(const lockgraph *g, pid_t tid)
 {
-	return bsearch(&tid, g->tids, g->ntids, sizeof(pid_t), cmp_pid) != NULL;
+	return g->ntids && bsearch(&tid, g->tids, g->ntids, sizeof(pid_t), cmp_pid) != NULL;
 }
 
 static pid_t owner_of(lockgraph *g, const struct lock_syscall *sc)
@@ -329,14 +331,16 @@ int lockgraph_scan(lockgraph *g, int64_t mono_ms, char *err, size_t errlen)
 	if (r < 0)
 		return util_err(err, errlen, r, "reading /proc/%d/task: %s", (int)g->pid,
 				strerror(-r));
-	qsort(g->tids, g->ntids, sizeof(pid_t), cmp_pid);
+	if (g->ntids > 1)
+		qsort(g->tids, g->ntids, sizeof(pid_t), cmp_pid);
 	/* Keep last scan's waiters for since_ms; swap the arrays, allocate nothing. */
 	struct lock_waiter *t = g->prev;
 	g->prev = g->w;
 	g->w = t;
 	g->nprev = g->n;
 	g->n = 0;
-	qsort(g->prev, g->nprev, sizeof(*g->prev), by_tid); /* for find_waiter */
+	if (g->nprev > 1) /* for find_waiter; qsort wants no NULL even for 0 items */
+		qsort(g->prev, g->nprev, sizeof(*g->prev), by_tid);
 	g->deadlocked = 0;
 	for (size_t i = 0; i < g->ntids; i++) {
 		struct lock_syscall sc;
