@@ -22,11 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct hsperf_iter it;
 		struct hsperf_entry e;
 		char s[64];
-		volatile int64_t sink = 0;
+		volatile uint64_t sink = 0; /* unsigned: the fuzzer's sums may wrap */
 		hsperf_iter_init(&h, &it);
 		while (hsperf_next(copy, size, &h, &it, &e) == 1) {
 			if (e.type == 'J' && e.data_len >= 8)
-				sink += hsperf_long(copy, &h, e.data_off);
+				sink += (uint64_t)hsperf_long(copy, &h, e.data_off);
 			else
 				hsperf_string(copy, &e, s, sizeof(s));
 		}
