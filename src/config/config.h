@@ -81,6 +81,13 @@ struct flight_recorder_conf {
 	int64_t keep_ms;      /* default 30s */
 };
 
+/* malloc: how heap captures of a native process track its allocator (eBPF). */
+struct malloc_conf {
+	bool disabled;	       /* enabled: false */
+	uint64_t sample_bytes; /* sample: Poisson sampling mean, default 512KiB (0: default) */
+	double budget;	       /* budget: fraction of one core, default 0.02 (0: default) */
+};
+
 struct target_conf {
 	char *name;
 	struct selector_conf match;
@@ -94,6 +101,7 @@ struct target_conf {
 	int64_t limit_window_ms; /* limits.window, default 1h */
 	int max_cores;        /* limits.max_cores: core dumps per window, default 1 */
 	struct flight_recorder_conf flight_recorder;
+	struct malloc_conf malloc;
 	uint64_t metric_mask; /* METRIC_BIT of every metric its rules use */
 	struct src_pos pos;
 };

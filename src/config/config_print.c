@@ -235,6 +235,15 @@ static void print_target(FILE *f, const struct target_conf *t)
 		fprintf(f, "    flight_recorder:\n      rate: %sHz\n", b);
 		kv_dur(f, 6, "keep", t->flight_recorder.keep_ms);
 	}
+	if (t->malloc.disabled || t->malloc.sample_bytes || t->malloc.budget > 0) {
+		fprintf(f, "    malloc:\n      enabled: %s\n", t->malloc.disabled ? "false" : "true");
+		if (t->malloc.sample_bytes)
+			fprintf(f, "      sample: %lluB\n", (unsigned long long)t->malloc.sample_bytes);
+		if (t->malloc.budget > 0) {
+			units_format_number(t->malloc.budget * 100.0, b, sizeof(b));
+			fprintf(f, "      budget: %s%%\n", b);
+		}
+	}
 	fprintf(f, "    rules:%s\n", t->nrules ? "" : " []");
 	for (size_t i = 0; i < t->nrules; i++)
 		print_rule(f, &t->rules[i]);

@@ -180,9 +180,35 @@ static void flight(struct cfg *x, yaml_node_t *n, struct flight_recorder_conf *f
 	cfg_pop(x, mark);
 }
 
-enum { T_NAME, T_MATCH, T_GO, T_RULES, T_LIMITS, T_FLIGHT, T_JVM, T_N };
-static const char *const target_keys[T_N] = {"name",  "match",	"go",
-					     "rules", "limits", "flight_recorder", "jvm"};
+static const char *const malloc_keys[] = {"enabled", "sample", "budget"};
+
+static void malloc_tracking(struct cfg *x, yaml_node_t *n, struct malloc_conf *m)
+{
+	yaml_node_t *v[3];
+	size_t mark = cfg_push(x, "malloc");
+	bool on = true;
+	double pct = 0;
+
+	if (cfg_map(x, n, malloc_keys, 3, v)) {
+		if (cfg_bool(x, "enabled", v[0], &on) > 0)
+			m->disabled = !on;
+		if (cfg_size(x, "sample", v[1], &m->sample_bytes) > 0 &&
+		    (m->sample_bytes < 4096 || m->sample_bytes > (1ull << 30)))
+			bad(x, "sample", v[1], "must be between 4KiB and 1GiB");
+		if (cfg_percent(x, "budget", v[2], &pct) > 0) {
+			if (pct <= 0 || pct > 100)
+				bad(x, "budget", v[2], "must be above 0% and at most 100%");
+			else
+				m->budget = pct / 100.0;
+		}
+	}
+	cfg_pop(x, mark);
+}
+
+enum { T_NAME, T_MATCH, T_GO, T_RULES, T_LIMITS, T_FLIGHT, T_JVM, T_MALLOC, T_N };
+static const char *const target_keys[T_N] = {"name",   "match",	"go",
+					     "rules",  "limits", "flight_recorder",
+					     "jvm",    "malloc"};
 
 static void target(struct cfg *x, yaml_node_t *n, struct target_conf *t)
 {
@@ -238,6 +264,8 @@ static void target(struct cfg *x, yaml_node_t *n, struct target_conf *t)
 	}
 	if (v[T_FLIGHT])
 		flight(x, v[T_FLIGHT], &t->flight_recorder);
+	if (v[T_MALLOC])
+		malloc_tracking(x, v[T_MALLOC], &t->malloc);
 	if (!v[T_RULES])
 		return;
 	size_t mark = cfg_push(x, "rules");

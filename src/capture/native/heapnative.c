@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "bundle/bundle.h"
 #include "capture/native/heapfaults.h"
+#include "capture/native/mtrack.h"
 #include "capture/native/smaps.h"
 #include "lib/util.h"
 
@@ -140,12 +142,14 @@ static int write_mappings(FILE *f, const char *dir, bool have_base, char *err, s
 }
 
 /*
- * Writes heap.diff.txt: code first (the fault profile, so the first data
- * line names a function), then the mapping table. faults is NULL when the
- * profile could not be taken; why says so.
+ * Writes heap.diff.txt: code first (malloc tracking, then the fault
+ * profile, so the first data line names a function), then the mapping
+ * table. mt and faults are NULL when they could not be taken; why says
+ * why the fault profile could not.
  */
-static int write_diff(const char *dir, const struct heapfaults_result *faults, const char *why,
-		      bool have_base, char *err, size_t errlen)
+static int write_diff(const char *dir, const struct mtrack_result *mt,
+		      const struct heapfaults_result *faults, const char *why, bool have_base,
+		      char *err, size_t errlen)
 {
 	char out_p[PATH_MAX];
 	char *text = NULL;
@@ -159,6 +163,11 @@ static int write_diff(const char *dir, const struct heapfaults_result *faults, c
 	if (!f)
 		return util_err(err, errlen, -errno, "open_memstream: %s", strerror(errno));
 	fprintf(f, "# hound heap diff (native): by code, then by mapping\n");
+	/* who allocated and did not free first; who made memory resident next */
+	if (mt) {
+		mtrack_format(f, mt, DIFF_ROWS);
+		fprintf(f, "#\n");
+	}
 	if (faults)
 		heapfaults_format(f, faults, DIFF_ROWS);
 	else
@@ -235,11 +244,60 @@ static bool copy_baseline(struct capture_ctx *ctx, char *err, size_t errlen, int
 	return *rc == 0;
 }
 
+/* Malloc tracking runs on its own thread beside the fault profile, for the same duration. */
+struct malloc_job {
+	pthread_t thread;
+	pid_t pid;
+	struct mtrack_opts opts;
+	volatile sig_atomic_t *stop;
+	bundle *bundle;
+	struct mtrack_result res;
+	int rc;
+	char err[512];
+};
+
+static void *malloc_main(void *arg)
+{
+	struct malloc_job *j = arg;
+
+	j->rc = mtrack_capture(j->pid, &j->opts, j->stop, j->bundle, &j->res, j->err,
+			       sizeof(j->err));
+	return NULL;
+}
+
+/* Records what malloc tracking did, or why it did not, in the manifest. */
+static void malloc_record(struct capture_ctx *ctx, struct malloc_job *j)
+{
+	char what[512];
+
+	if (j->rc == 0) {
+		mtrack_describe(&j->res, j->opts.sample_bytes, j->opts.budget, what, sizeof(what));
+		bundle_add_note(ctx->bundle, "heap.malloc", what);
+		return;
+	}
+	bundle_add_error(ctx->bundle, "heap.malloc", "%s", j->err);
+	if (j->rc == -EPERM || j->rc == -EACCES)
+		bundle_add_note(ctx->bundle, "heap.malloc",
+				"malloc tracking needs CAP_BPF and CAP_PERFMON (eBPF uprobes); the "
+				"page-fault profile still names the code that touched new memory");
+}
+
+static void malloc_opts(const struct capture_ctx *ctx, int64_t dur_ms, struct mtrack_opts *o)
+{
+	const struct malloc_conf *mc = ctx->target ? &ctx->target->malloc : NULL;
+
+	o->duration_ms = dur_ms;
+	o->sample_bytes = mc && mc->sample_bytes ? mc->sample_bytes : MTRACK_DEFAULT_SAMPLE;
+	o->budget = mc && mc->budget > 0 ? mc->budget : MTRACK_DEFAULT_BUDGET;
+}
+
 int heapnative_capture(struct capture_ctx *ctx, const struct capture_item *item, char *err,
 		       size_t errlen)
 {
 	int64_t dur_ms = item && item->duration_ms > 0 ? item->duration_ms : HEAPNATIVE_DEFAULT_MS;
 	struct heapfaults_result fr;
+	struct malloc_job mj = {.pid = ctx->pid, .stop = ctx->stop, .bundle = ctx->bundle};
+	bool malloc_on = !ctx->target || !ctx->target->malloc.disabled, malloc_started = false;
 	char why[512] = "";
 	bool have_faults, have_base;
 	int rc;
@@ -248,7 +306,19 @@ int heapnative_capture(struct capture_ctx *ctx, const struct capture_item *item,
 	rc = copy_proc(ctx, "smaps", "smaps.txt", err, errlen);
 	if (rc < 0)
 		return rc;
+	malloc_opts(ctx, dur_ms, &mj.opts);
+	if (malloc_on) {
+		mj.rc = pthread_create(&mj.thread, NULL, malloc_main, &mj);
+		malloc_started = mj.rc == 0;
+		if (!malloc_started)
+			snprintf(mj.err, sizeof(mj.err), "pthread_create: %s", strerror(mj.rc));
+		mj.rc = -mj.rc;
+	}
 	rc = heapfaults_capture(ctx->pid, dur_ms, ctx->stop, ctx->bundle, &fr, why, sizeof(why));
+	if (malloc_started)
+		pthread_join(mj.thread, NULL);
+	if (malloc_on)
+		malloc_record(ctx, &mj);
 	have_faults = rc == 0;
 	if (!have_faults) {
 		bundle_add_error(ctx->bundle, "heap.faults", "%s", why);
@@ -264,14 +334,16 @@ int heapnative_capture(struct capture_ctx *ctx, const struct capture_item *item,
 	}
 	heapnative_rollup(ctx);
 	have_base = copy_baseline(ctx, err, errlen, &rc);
-	if (rc == 0 && (have_faults || have_base))
-		rc = write_diff(bundle_dir(ctx->bundle), have_faults ? &fr : NULL, why, have_base,
-				err, errlen);
-	if (rc == 0 && (have_faults || have_base))
+	if (rc == 0 && (have_faults || have_base || mj.rc == 0))
+		rc = write_diff(bundle_dir(ctx->bundle), malloc_on && mj.rc == 0 ? &mj.res : NULL,
+				have_faults ? &fr : NULL, why, have_base, err, errlen);
+	if (rc == 0 && (have_faults || have_base || mj.rc == 0))
 		rc = bundle_add_file(ctx->bundle, "heap.diff.txt", "heap", "text");
 	if (rc < 0 && !err[0])
 		snprintf(err, errlen, "heap diff: %s", strerror(-rc));
 	if (have_faults)
 		heapfaults_result_fini(&fr);
+	if (malloc_on && mj.rc == 0)
+		mtrack_result_fini(&mj.res);
 	return rc;
 }

@@ -32,6 +32,7 @@ struct stack {
 	int thread;	 /* index into threads */
 	size_t n, first; /* frames at frames[first .. first + n) */
 	int64_t count, ns;
+	int64_t extra[2]; /* the third and fourth values, when the profile has them */
 };
 
 struct perf_profile {
@@ -48,7 +49,8 @@ struct perf_profile {
 	struct pmap *maps;
 	size_t nmaps;
 	size_t nsamples;
-	const char *types[4]; /* count type, unit, value type, unit */
+	const char *types[8]; /* count type, unit, value type, unit, then the extra values' */
+	size_t nvalues;	      /* 2, or 4 with perf_profile_set_extra_types */
 	bool folded_by_value;
 };
 
@@ -191,7 +193,7 @@ size_t perf_profile_intern(perf_profile *p, const char *thread, const uint64_t *
 		p->cap_stacks = p->cap_stacks ? p->cap_stacks * 2 : 256;
 		p->stacks = xrealloc(p->stacks, p->cap_stacks * sizeof(*p->stacks));
 	}
-	p->stacks[p->nstacks] = (struct stack){h, th, n, first, 0, 0};
+	p->stacks[p->nstacks] = (struct stack){h, th, n, first, 0, 0, {0, 0}};
 	p->st_slots[j] = ++p->nstacks;
 	p->nframes += n;
 	return p->nstacks - 1;
@@ -203,6 +205,14 @@ void perf_profile_charge(perf_profile *p, size_t stack, int64_t count, int64_t v
 		return;
 	p->stacks[stack].count += count;
 	p->stacks[stack].ns += value;
+}
+
+void perf_profile_charge_extra(perf_profile *p, size_t stack, int64_t v2, int64_t v3)
+{
+	if (stack >= p->nstacks)
+		return;
+	p->stacks[stack].extra[0] += v2;
+	p->stacks[stack].extra[1] += v3;
 }
 
 void perf_profile_add(perf_profile *p, const char *thread, const uint64_t *ips, size_t n,
@@ -259,6 +269,18 @@ void perf_profile_set_types(perf_profile *p, const char *count_type, const char 
 	p->types[2] = value_type;
 	p->types[3] = value_unit;
 	p->folded_by_value = folded_by_value;
+	if (p->nvalues < 2)
+		p->nvalues = 2;
+}
+
+void perf_profile_set_extra_types(perf_profile *p, const char *type2, const char *unit2,
+				  const char *type3, const char *unit3)
+{
+	p->types[4] = type2;
+	p->types[5] = unit2;
+	p->types[6] = type3;
+	p->types[7] = unit3;
+	p->nvalues = 4;
 }
 
 static int fn_cmp(const void *a, const void *b)
@@ -369,8 +391,8 @@ int perf_profile_write_pprof(const perf_profile *p, const char *path, int64_t ti
 	size_t cap = 0;
 	int rc = 0;
 
-	pprof_add_sample_type(b, p->types[0], p->types[1]);
-	pprof_add_sample_type(b, p->types[2], p->types[3]);
+	for (size_t t = 0; t < p->nvalues; t++)
+		pprof_add_sample_type(b, p->types[2 * t], p->types[2 * t + 1]);
 	pprof_set_default_sample_type(b, p->types[2]);
 	pprof_set_period(b, p->types[2], p->types[3], period_ns);
 	pprof_set_time(b, time_wall_ns, duration_ns);
@@ -381,10 +403,10 @@ int perf_profile_write_pprof(const perf_profile *p, const char *path, int64_t ti
 					     p->maps[i].path, p->maps[i].build_id};
 	for (size_t i = 0; i < p->nstacks && rc == 0; i++) {
 		const struct stack *s = &p->stacks[i];
-		int64_t v[2] = {s->count, s->ns};
+		int64_t v[4] = {s->count, s->ns, s->extra[0], s->extra[1]};
 		struct pprof_label l = {.key = "thread", .str = p->threads[s->thread]};
 
-		if (s->count == 0 && s->ns == 0)
+		if (!v[0] && !v[1] && !v[2] && !v[3])
 			continue; /* interned, never charged */
 
 		if (s->n > cap) {
@@ -397,7 +419,7 @@ int perf_profile_write_pprof(const perf_profile *p, const char *path, int64_t ti
 			    e->pc,   e->is_return, e->function,
 			    e->file, e->line,	   e->map >= 0 ? &maps[e->map] : NULL};
 		}
-		rc = pprof_add_stack(b, fr, s->n, v, 2, &l, 1);
+		rc = pprof_add_stack(b, fr, s->n, v, p->nvalues, &l, 1);
 	}
 	if (rc == 0)
 		rc = pprof_write_file(b, path, err, errlen);

@@ -46,6 +46,15 @@ void perf_profile_resolve(perf_profile *p, sym_proc *sp);
 void perf_profile_set_types(perf_profile *p, const char *count_type, const char *count_unit,
 			    const char *value_type, const char *value_unit, bool folded_by_value);
 
+/*
+ * Gives the profile a third and fourth value per sample (e.g. alloc_objects,
+ * alloc_space beside inuse_objects, inuse_space), charged with
+ * perf_profile_charge_extra; the pprof then has four sample types.
+ */
+void perf_profile_set_extra_types(perf_profile *p, const char *type2, const char *unit2,
+				  const char *type3, const char *unit3);
+void perf_profile_charge_extra(perf_profile *p, size_t stack, int64_t v2, int64_t v3);
+
 /* One function of perf_profile_top, with the first source line seen for it. */
 struct perf_profile_fn {
 	char *function, *file, *module; /* owned; file and module may be NULL */
