@@ -188,6 +188,7 @@ static struct capture_job *make_job(agent *a, struct tstate *ts, struct tproc *p
 	if (ts->conf->go_url)
 		job->go_url = xstrdup(ts->conf->go_url);
 	job->jvm_off = ts->conf->jvm_off;
+	job->malloc = ts->conf->malloc;
 	if (p->baseline_mono_ms > 0)
 		job->baseline_dir = xstrdup(p->baseline_dir);
 	if (p->flight) {

@@ -23,6 +23,9 @@
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
 #endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT		 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
@@ -91,7 +94,8 @@ static unsigned jvm_bits(enum capture_kind k, const struct target_conf *t)
 static void emit(need_fn fn, void *arg, const char *what, const char *target, unsigned bits,
 		 const char *via)
 {
-	static const unsigned order[] = {PRIV_PTRACE, PRIV_PERFMON, PRIV_DAC_READ_SEARCH,
+	static const unsigned order[] = {PRIV_PTRACE, PRIV_PERFMON, PRIV_BPF, PRIV_UPROBE,
+					 PRIV_DAC_READ_SEARCH,
 					 PRIV_KILL, PRIV_DAC_OVERRIDE, PRIV_FOWNER};
 	struct need n = {.what = what, .target = target};
 
@@ -146,6 +150,10 @@ static void each_need(const struct hound_config *cfg, need_fn fn, void *arg)
 				emit(fn, arg, capture_kind_name(k), t->name,
 				     kind_bits(k, go) | jvm_bits(k, t), src[k]);
 
+		/* the native heap capture tracks malloc with eBPF uprobes unless malloc.enabled is false */
+		if (src[K_HEAP] && !go && !t->malloc.disabled)
+			emit(fn, arg, "heap (malloc tracking)", t->name, PRIV_BPF | PRIV_UPROBE,
+			     src[K_HEAP]);
 		if (t->match.exe)
 			emit(fn, arg, "match.exe", t->name, PRIV_PTRACE, "the selector");
 		for (size_t ri = 0; ri < t->nrules && !go && !t->jvm_off; ri++) {
@@ -235,6 +243,12 @@ static int cap_last(void)
 	return last > 0 && last < 64 ? last : CAP_PERFMON;
 }
 
+/* Loading tracing BPF programs: CAP_BPF, or CAP_SYS_ADMIN on kernels before 5.8. */
+static int bpf_cap(void)
+{
+	return cap_last() >= CAP_BPF ? CAP_BPF : CAP_SYS_ADMIN;
+}
+
 /* perf_event_open's privilege: CAP_PERFMON, or CAP_SYS_ADMIN on kernels before 5.8. */
 static int perfmon_cap(void)
 {
@@ -250,6 +264,10 @@ static uint64_t bits_to_caps(unsigned bits)
 		m |= UINT64_C(1) << perfmon_cap();
 	if (bits & PRIV_DAC_READ_SEARCH)
 		m |= UINT64_C(1) << CAP_DAC_READ_SEARCH;
+	if (bits & PRIV_BPF)
+		m |= UINT64_C(1) << bpf_cap();
+	if (bits & PRIV_UPROBE)
+		m |= UINT64_C(1) << CAP_SYS_ADMIN;
 	if (bits & PRIV_KILL)
 		m |= UINT64_C(1) << CAP_KILL;
 	if (bits & PRIV_DAC_OVERRIDE)
@@ -266,6 +284,8 @@ static const char *cap_name(int c)
 		return "CAP_SYS_PTRACE";
 	case CAP_PERFMON:
 		return "CAP_PERFMON";
+	case CAP_BPF:
+		return "CAP_BPF";
 	case CAP_SYS_ADMIN:
 		return "CAP_SYS_ADMIN";
 	case CAP_DAC_READ_SEARCH:
@@ -285,6 +305,8 @@ static int bit_cap(unsigned bit)
 {
 	return bit == PRIV_PTRACE	? CAP_SYS_PTRACE
 	       : bit == PRIV_PERFMON	? perfmon_cap()
+	       : bit == PRIV_BPF	? bpf_cap()
+	       : bit == PRIV_UPROBE	? CAP_SYS_ADMIN
 	       : bit == PRIV_KILL	? CAP_KILL
 	       : bit == PRIV_DAC_OVERRIDE ? CAP_DAC_OVERRIDE
 	       : bit == PRIV_FOWNER	? CAP_FOWNER

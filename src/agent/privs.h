@@ -16,6 +16,10 @@ enum privs_bit {
 	PRIV_KILL = 1 << 3,            /* CAP_KILL */
 	PRIV_DAC_OVERRIDE = 1 << 4,    /* CAP_DAC_OVERRIDE */
 	PRIV_FOWNER = 1 << 5,          /* CAP_FOWNER */
+	/* malloc tracking: loading its BPF programs, and the uprobe perf events that
+	 * run them (refused without CAP_SYS_ADMIN, even with CAP_PERFMON, on 6.x kernels) */
+	PRIV_BPF = 1 << 6,             /* CAP_BPF (CAP_SYS_ADMIN before 5.8) */
+	PRIV_UPROBE = 1 << 7,          /* CAP_SYS_ADMIN */
 };
 
 /*

@@ -304,6 +304,7 @@ int capture_job_run(struct capture_job *job, volatile sig_atomic_t *stop)
 		.target_name = job->target,
 		.go_url = job->go_url,
 		.heap_baseline_dir = job->baseline_dir,
+		.malloc = &job->malloc,
 		.jvm = !job->go_url && !job->jvm_off && jvm_capture_applies(job->proc.pid),
 		.stop = stop,
 		.comm = job->proc.comm,

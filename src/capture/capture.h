@@ -26,6 +26,7 @@ struct capture_job {
 	char *go_url;                 /* NULL for native */
 	char *baseline_dir;           /* per-process baseline dir or NULL */
 	bool jvm_off;                 /* the target says jvm: false */
+	struct malloc_conf malloc;    /* the target's malloc tracking settings (zero: defaults) */
 	struct capture_list items;    /* owned copy */
 	struct bundle_process proc;   /* strings owned */
 	struct bundle_trigger trig;   /* strings and arrays owned */

@@ -21,6 +21,7 @@ struct capture_ctx {
 	const char *target_name;           /* for log lines; may be NULL */
 	const char *go_url;                /* NULL for native targets */
 	const char *heap_baseline_dir;     /* per-process baseline dir, may be NULL */
+	const struct malloc_conf *malloc;  /* malloc tracking settings; NULL: defaults */
 	bool jvm;                          /* a HotSpot JVM (and not jvm: false): JVM variants apply */
 	volatile sig_atomic_t *stop;       /* set on shutdown: finish early */
 	uint64_t disk_left;                /* bytes the spool may still take (max_disk), 0: no quota */

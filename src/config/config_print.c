@@ -238,10 +238,10 @@ static void print_target(FILE *f, const struct target_conf *t)
 	if (t->malloc.disabled || t->malloc.sample_bytes || t->malloc.budget > 0) {
 		fprintf(f, "    malloc:\n      enabled: %s\n", t->malloc.disabled ? "false" : "true");
 		if (t->malloc.sample_bytes)
-			fprintf(f, "      sample: %lluB\n", (unsigned long long)t->malloc.sample_bytes);
+			kv_size(f, 6, "sample", t->malloc.sample_bytes);
 		if (t->malloc.budget > 0) {
-			units_format_number(t->malloc.budget * 100.0, b, sizeof(b));
-			fprintf(f, "      budget: %s%%\n", b);
+			units_format_percent(t->malloc.budget * 100.0, b, sizeof(b));
+			fprintf(f, "      budget: %s\n", b);
 		}
 	}
 	fprintf(f, "    rules:%s\n", t->nrules ? "" : " []");

@@ -50,8 +50,12 @@ static unsigned needed(const char *body)
 
 static void needs(void)
 {
-	is_int(needed(TARGET("", "[heap, stacks]")), PRIV_PTRACE | PRIV_PERFMON,
-	       "native heap+stacks: ptrace, perfmon for the page-fault profile");
+	is_int(needed(TARGET("", "[heap, stacks]")),
+	       PRIV_PTRACE | PRIV_PERFMON | PRIV_BPF | PRIV_UPROBE,
+	       "native heap+stacks: ptrace, perfmon for the page-fault profile, bpf+uprobes for "
+	       "malloc tracking");
+	is_int(needed(TARGET("    malloc: {enabled: false}\n", "[heap, stacks]")),
+	       PRIV_PTRACE | PRIV_PERFMON, "malloc: {enabled: false}: no bpf, no uprobes");
 	is_int(needed(TARGET("", "[{cpu: 5s}]")), PRIV_PTRACE | PRIV_PERFMON,
 	       "native cpu: perfmon (+ptrace for maps and the fallback)");
 	is_int(needed(TARGET("", "[{command: [true]}]")), PRIV_PTRACE | PRIV_DAC_READ_SEARCH,
@@ -68,7 +72,7 @@ static void needs(void)
 	       PRIV_DAC_READ_SEARCH | PRIV_PTRACE, "fds metric and a command: dac_read_search, ptrace");
 	is_int(needed("api: {listen: '127.0.0.1:9155'}\ntargets:\n  - name: api\n    match: {comm: "
 		      "api}\n"),
-	       PRIV_PTRACE | PRIV_PERFMON | PRIV_DAC_READ_SEARCH,
+	       PRIV_PTRACE | PRIV_PERFMON | PRIV_BPF | PRIV_UPROBE | PRIV_DAC_READ_SEARCH,
 	       "the API may ask any native kind but command (fds reads another user's fd table)");
 	is_int(needed("api: {listen: '127.0.0.1:9155'}\n"
 		      "alerts:\n  - {match: {alertname: X}, target_label: t, capture: [stacks]}\n"

@@ -278,13 +278,14 @@ static void malloc_record(struct capture_ctx *ctx, struct malloc_job *j)
 	bundle_add_error(ctx->bundle, "heap.malloc", "%s", j->err);
 	if (j->rc == -EPERM || j->rc == -EACCES)
 		bundle_add_note(ctx->bundle, "heap.malloc",
-				"malloc tracking needs CAP_BPF and CAP_PERFMON (eBPF uprobes); the "
-				"page-fault profile still names the code that touched new memory");
+				"malloc tracking needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN (the "
+				"kernel refuses uprobe perf events without it); the page-fault "
+				"profile still names the code that touched new memory");
 }
 
 static void malloc_opts(const struct capture_ctx *ctx, int64_t dur_ms, struct mtrack_opts *o)
 {
-	const struct malloc_conf *mc = ctx->target ? &ctx->target->malloc : NULL;
+	const struct malloc_conf *mc = ctx->malloc;
 
 	o->duration_ms = dur_ms;
 	o->sample_bytes = mc && mc->sample_bytes ? mc->sample_bytes : MTRACK_DEFAULT_SAMPLE;
@@ -297,7 +298,7 @@ int heapnative_capture(struct capture_ctx *ctx, const struct capture_item *item,
 	int64_t dur_ms = item && item->duration_ms > 0 ? item->duration_ms : HEAPNATIVE_DEFAULT_MS;
 	struct heapfaults_result fr;
 	struct malloc_job mj = {.pid = ctx->pid, .stop = ctx->stop, .bundle = ctx->bundle};
-	bool malloc_on = !ctx->target || !ctx->target->malloc.disabled, malloc_started = false;
+	bool malloc_on = !ctx->malloc || !ctx->malloc->disabled, malloc_started = false;
 	char why[512] = "";
 	bool have_faults, have_base;
 	int rc;

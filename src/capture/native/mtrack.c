@@ -207,7 +207,7 @@ static int plan(mtrack_bpf *m, pid_t pid, const struct mtrack_opts *o,
 	if (pl->refused)
 		return util_err(err, errlen, -ECANCELED,
 				"malloc tracking skipped: pid %d calls the allocator %.0f times/s; at "
-				"%.1f us per call that is %.0f%% of a core, over the %.1f%% budget "
+				"%.1f us per call that is %.2g%% of a core, over the %.3g%% budget "
 				"even for %d s",
 				(int)pid, out->calls_per_s, out->pair_ns / 1000.0,
 				pl->cost_cores * 100.0, o->budget * 100.0, MTRACK_GUARD_MIN_MS / 1000);
@@ -404,8 +404,8 @@ void mtrack_describe(const struct mtrack_result *r, uint64_t sample_bytes, doubl
 	heapfaults_fmt_bytes((int64_t)sample_bytes, mean, sizeof(mean));
 	snprintf(buf, len,
 		 "malloc tracking in %s for %.1f s%s, sampled every %s on average; the target "
-		 "called the allocator %.0f times/s, at %.1f us per call: %.1f%% of a core "
-		 "(budget %.1f%%)%s",
+		 "called the allocator %.0f times/s, at %.1f us per call: %.2g%% of a core "
+		 "(budget %.3g%%)%s",
 		 r->modules[0] ? r->modules : "?", (double)r->duration_ms / 1000.0,
 		 r->shortened ? " (shortened from the requested duration to stay in budget)" : "",
 		 mean, r->calls_per_s, r->pair_ns / 1000.0, r->cost_cores * 100.0, budget * 100.0,
