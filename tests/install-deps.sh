@@ -16,6 +16,12 @@ test_pkgs=(clang libclang-rt-14-dev golang-go elfutils gdb awscli
 # JVM targets: real OpenJDK 17 services compiled by the tests (javac), jcmd to cross-check
 test_pkgs+=(openjdk-17-jdk-headless)
 
+# malloc tracking: libbpf, and clang -target bpf + bpftool to build the BPF
+# object hound embeds; libbpf-tools (memleak) and heaptrack are the peers of
+# bench/malloc.sh and bench/heap.sh.
+build_pkgs+=(libbpf-dev clang llvm bpftool)
+test_pkgs+=(libbpf-tools heaptrack)
+
 # core dumps: libzstd for core.zst, zstd to open them in the tests.
 build_pkgs+=(libzstd-dev)
 test_pkgs+=(zstd)

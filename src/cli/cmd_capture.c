@@ -30,6 +30,11 @@ static void capture_usage(FILE *out)
 		"  -d, --duration D      duration of cpu, native heap and trace captures\n"
 		"                        (default 10s / 10s / 5s)\n"
 		"  -o, --output DIR      where the bundle directory goes (default: .)\n"
+		"      --malloc-sample S native heap: malloc tracking samples one allocation per S\n"
+		"                        bytes allocated, on average (default 512KiB)\n"
+		"      --malloc-budget P native heap: CPU malloc tracking may cost the target, in %% of\n"
+		"                        one core (default 2%%); over it tracking is shortened or refused\n"
+		"      --no-malloc       native heap: no malloc tracking (eBPF), page faults only\n"
 		"      --go-url URL      the process serves net/http/pprof at URL\n"
 		"      --log-level L     debug, info, warn (default) or error\n"
 		"      --agent ADDR      ask the agent at ADDR (HOST:PORT or URL) to capture\n"
@@ -102,6 +107,9 @@ int cmd_capture(int argc, char **argv)
 		{"target", required_argument, NULL, 't'},
 		{"token-file", required_argument, NULL, 'T'},
 		{"wait", required_argument, NULL, 'W'},
+		{"malloc-sample", required_argument, NULL, 'S'},
+		{"malloc-budget", required_argument, NULL, 'B'},
+		{"no-malloc", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -110,6 +118,8 @@ int cmd_capture(int argc, char **argv)
 	bool kinds_set = false;
 	int64_t duration_ms = 0, wait_ms = 10 * 60 * 1000;
 	enum log_level lvl = LOG_WARN;
+	struct malloc_conf mc = {0};
+	double pct;
 	long pid = 0;
 	int c;
 
@@ -152,6 +162,23 @@ int cmd_capture(int argc, char **argv)
 		case 'o':
 			outdir = optarg;
 			break;
+		case 'S':
+			if (units_parse_size(optarg, &mc.sample_bytes, NULL) < 0 ||
+			    mc.sample_bytes < 4096 || mc.sample_bytes > (1ull << 30)) {
+				fprintf(stderr, "hound capture: --malloc-sample needs a size from 4KiB to 1GiB, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'B':
+			if (units_parse_percent(optarg, &pct, NULL) < 0 || pct <= 0 || pct > 100) {
+				fprintf(stderr, "hound capture: --malloc-budget needs a percentage above 0%% and at most 100%%, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			mc.budget = pct / 100.0;
+			break;
+		case 'N':
+			mc.disabled = true;
+			break;
 		case 'g':
 			go_url = optarg;
 			break;
@@ -185,6 +212,7 @@ int cmd_capture(int argc, char **argv)
 
 	struct capture_job *job = capture_job_new("manual", outdir);
 	char bad[64] = "";
+	job->malloc = mc;
 	if (parse_kinds(kinds, duration_ms, &job->items, bad, sizeof(bad)) < 0) {
 		const char *near = NULL;
 		size_t nd = 3; /* within two edits */

@@ -291,8 +291,8 @@ static const struct {
 } known[] = {
     {"cpu.pb.gz", "CPU"},
     {"cpu.before.pb.gz", "CPU before the firing"},
+    {"malloc.pb.gz", "Live allocations by code (malloc tracking)"},
     {"faults.pb.gz", "Page faults by code (memory first touched)"},
-    {"malloc.pb.gz", "Allocations by code"},
     {"heap.pb.gz", "Heap in use"},
     {"heap.base.pb.gz", "Heap in use at the baseline"},
     {"goroutines.pb.gz", "Goroutines"},
