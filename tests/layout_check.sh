@@ -15,10 +15,12 @@ notok() { n=$((n + 1)); bad=$((bad + 1)); echo "not ok $n - $*"; }
 
 # rank FILE: a file may include only files of a lower rank, or of its own
 # folder. capture/kind.h, the contract every capture kind implements, sits
-# under the kinds (capture/native, capture/go ...) and the dispatcher above them.
+# under the kinds (capture/native, capture/go ...) and the dispatcher above them;
+# so does capture/native/bpf, what the BPF programs and hound share.
 rank() {
 	case $1 in
 	capture/kind.h) echo 5; return ;;
+	capture/native/bpf/*) echo 5; return ;; # the BPF side: UAPI headers only
 	esac
 	case $(dirname "$1") in
 	lib) echo 0 ;;

@@ -31,7 +31,7 @@ struct pt_regs {
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 
-#include "mtrack_event.h"
+#include "capture/native/bpf/mtrack_event.h"
 
 /* Set before load (rodata). */
 const volatile __u32 target_tgid = 0;
