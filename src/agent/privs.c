@@ -338,6 +338,8 @@ static void on_need(const struct need *n, void *arg)
 			free(p);
 		}
 	}
+	if (n->bit == PRIV_BPF || n->bit == PRIV_UPROBE)
+		snprintf(extra, sizeof(extra), " (or set malloc: {enabled: false})");
 	m->count++;
 	if (m->out)
 		fprintf(m->out, "warning: %s for target %s needs %s%s, used by %s\n", n->what,
