@@ -176,6 +176,12 @@ for i in $(seq 1 20); do
 done
 check "kill: hound attached its uprobes before 20 of 20 kills ($killed)" [ "$killed" -eq 20 ]
 check "kill: no BPF program, link or uprobe of a killed hound remains ($left left)" [ "$left" -eq 0 ]
+if [ -r /sys/kernel/tracing/uprobe_events ]; then
+	check "kill: no uprobe left in tracefs either" \
+		bash -c "! grep -q libbpf_ /sys/kernel/tracing/uprobe_events"
+else
+	diag "tracefs is not mounted: hound attaches through the uprobe PMU only"
+fi
 check "kill: the target is alive" kill -0 "$TPID"
 after=$(requests)
 sleep 1

@@ -71,11 +71,13 @@ static bool wait_byte(int fd, int ms)
 }
 
 /* Child: a baseline, "ready", wait for "go" (the probes attached), the probed run, the numbers. */
-static void __attribute__((noreturn)) child(int in, int out)
+static void __attribute__((noreturn)) child(int in, int out, pid_t parent)
 {
 	int64_t v[2];
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent) /* hound died before the line above */
+		_exit(1);
 	v[0] = run_pairs();
 	if (write(out, "r", 1) != 1 || !wait_byte(in, CHILD_WAIT_MS))
 		_exit(1);
@@ -90,7 +92,7 @@ static int measure(uint64_t sample_bytes, double *ns, char *err, size_t errlen)
 	mtrack_bpf *m = NULL;
 	char mods[256];
 	int64_t v[2];
-	pid_t pid;
+	pid_t pid, parent;
 	int rc, status;
 
 	for (size_t i = 0; i < MTRACK_DRAWS; i++)
@@ -103,9 +105,10 @@ static int measure(uint64_t sample_bytes, double *ns, char *err, size_t errlen)
 		close(to_child[1]);
 		return rc;
 	}
+	parent = getpid();
 	pid = fork();
 	if (pid == 0)
-		child(to_child[0], from_child[1]);
+		child(to_child[0], from_child[1], parent);
 	close(to_child[0]);
 	close(from_child[1]);
 	if (pid < 0) {
