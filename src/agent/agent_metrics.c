@@ -1,6 +1,7 @@
 /* agent_metrics: the agent's state as Prometheus text exposition (GET /metrics). */
 #include "agent/agent_int.h"
 #include "capture/native/flightrec.h"
+#include "capture/native/mtrack.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -182,6 +183,14 @@ static void write_captures(struct pbuf *p, agent *a)
 			pf(p, "hound_captures_total{kind=\"%s\",result=\"%s\"} %llu\n",
 			   capture_kind_name((enum capture_kind)k), r ? "failed" : "ok",
 			   (unsigned long long)a->captures_by_kind[k][r]);
+	uint64_t mo[MTRACK_NOUTCOMES];
+	mtrack_outcomes(mo);
+	family(p, "hound_malloc_trackings_total", "counter",
+	       "Malloc trackings of native heap captures, by result (ok, over_budget, "
+	       "no_privilege, unavailable, failed).");
+	for (int o = 0; o < MTRACK_NOUTCOMES; o++)
+		pf(p, "hound_malloc_trackings_total{result=\"%s\"} %llu\n",
+		   mtrack_outcome_name((enum mtrack_outcome)o), (unsigned long long)mo[o]);
 	family(p, "hound_capture_jobs_total", "counter", "Bundles finished, by result.");
 	pf(p, "hound_capture_jobs_total{result=\"ok\"} %llu\n",
 	   (unsigned long long)a->capture_jobs_ok);

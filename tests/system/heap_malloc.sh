@@ -5,6 +5,7 @@
 # clean refusal without them), the cost guard, and hound killed with SIGKILL
 # mid-capture 20 times leaving no uprobe behind and the target running.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/api_lib.inc"
 
 "$HOUND" --version | grep -qw bpf || skip_all "hound was built without eBPF (libbpf, clang, bpftool)"
 [ "$(id -u)" -eq 0 ] || skip_all "loading BPF programs needs root (CAP_BPF, CAP_PERFMON)"
@@ -115,10 +116,12 @@ fi
 
 # --- the cost guard: a budget the target's call rate exceeds even for 1 s ---
 start_leaky "$T/leaky" request || fail "guard: target started"
+API=127.0.0.1:$(free_port)
 cat >"$T/guard.yaml" <<YAML
 interval: 300ms
 history: 4
 output: $T/out
+api: {listen: $API}
 targets:
   - name: leaky
     match: {pid: $TPID}
@@ -131,6 +134,9 @@ HPID=$!
 TEST_PIDS="$TEST_PIDS $HPID"
 have_bundle() { ls -d "$T/out/bundles/leaky"/*/ 2>/dev/null | grep -qv '\.tmp/$'; }
 check "guard: a bundle was written" wait_for 90 have_bundle
+check "guard: counted in /metrics as over_budget" bash -c \
+	"curl -s http://$API/metrics | grep -q '^hound_malloc_trackings_total{result=\"over_budget\"} 1$'"
+check "guard: logged" grep -q 'msg="malloc tracking skipped"' "$T/guard.log"
 kill -TERM "$HPID"; wait "$HPID" 2>/dev/null
 B=$(ls -d "$T/out/bundles/leaky"/*/ 2>/dev/null | grep -v '\.tmp/$' | head -1)
 check "guard: malloc tracking refused with the numbers, the fault profile kept" python3 - "$B" <<'PY'

@@ -18,6 +18,7 @@
 #include "capture/native/heapfaults.h"
 #include "capture/native/mtrack.h"
 #include "capture/native/smaps.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 #define COPY_CHUNK (64 * 1024)
@@ -276,6 +277,7 @@ static void malloc_record(struct capture_ctx *ctx, struct malloc_job *j)
 		return;
 	}
 	bundle_add_error(ctx->bundle, "heap.malloc", "%s", j->err);
+	log_info("malloc tracking skipped", "pid=%d reason=%s", (int)ctx->pid, j->err);
 	if (j->rc == -EPERM || j->rc == -EACCES)
 		bundle_add_note(ctx->bundle, "heap.malloc",
 				"malloc tracking needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN (the "

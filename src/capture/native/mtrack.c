@@ -25,6 +25,32 @@
 /* When the cost probe cannot run: the slow end measured for a uprobe + uretprobe + stack. */
 #define FALLBACK_PAIR_NS 15000.0
 
+static uint64_t outcomes[MTRACK_NOUTCOMES];
+
+const char *mtrack_outcome_name(enum mtrack_outcome o)
+{
+	static const char *const names[MTRACK_NOUTCOMES] = {"ok", "over_budget", "no_privilege",
+							     "unavailable", "failed"};
+	return (unsigned)o < MTRACK_NOUTCOMES ? names[o] : "?";
+}
+
+void mtrack_outcomes(uint64_t out[MTRACK_NOUTCOMES])
+{
+	for (int i = 0; i < MTRACK_NOUTCOMES; i++)
+		out[i] = __atomic_load_n(&outcomes[i], __ATOMIC_RELAXED);
+}
+
+static void count_outcome(int rc)
+{
+	enum mtrack_outcome o = rc == 0		      ? MTRACK_OK
+				: rc == -ECANCELED		      ? MTRACK_OVER_BUDGET
+				: rc == -EPERM || rc == -EACCES ? MTRACK_NO_PRIVILEGE
+				: rc == -ENOSYS || rc == -ENOENT ? MTRACK_UNAVAILABLE
+								 : MTRACK_FAILED;
+
+	__atomic_add_fetch(&outcomes[o], 1, __ATOMIC_RELAXED);
+}
+
 double mtrack_weight(uint64_t size, uint64_t mean)
 {
 	double p;
@@ -309,8 +335,10 @@ int mtrack_capture(pid_t pid, const struct mtrack_opts *o, volatile sig_atomic_t
 		out->pair_ns = FALLBACK_PAIR_NS;
 	fill_draws(draws, o->sample_bytes);
 	rc = mtrack_bpf_open(pid, draws, &m, err, errlen);
-	if (rc < 0)
+	if (rc < 0) {
+		count_outcome(rc);
 		return rc;
+	}
 	rc = mtrack_attach_process(m, pid, out->modules, sizeof(out->modules), err, errlen);
 	if (rc >= 0)
 		rc = plan(m, pid, o, stop, out, &pl, err, errlen);
@@ -354,6 +382,7 @@ out:
 	perf_unwinder_free(t.uw);
 	sym_proc_free(t.sp);
 	free(t.ids);
+	count_outcome(rc);
 	return rc;
 }
 

@@ -51,6 +51,20 @@ int mtrack_capture(pid_t pid, const struct mtrack_opts *o, volatile sig_atomic_t
 		   struct mtrack_result *out, char *err, size_t errlen);
 void mtrack_result_fini(struct mtrack_result *r);
 
+/* How malloc trackings ended, process-wide (for /metrics). */
+enum mtrack_outcome {
+	MTRACK_OK,	     /* tracked (possibly shortened) */
+	MTRACK_OVER_BUDGET,  /* refused by the cost guard */
+	MTRACK_NO_PRIVILEGE, /* EPERM/EACCES: CAP_BPF, CAP_SYS_ADMIN, lockdown */
+	MTRACK_UNAVAILABLE,  /* built without eBPF, no allocator found */
+	MTRACK_FAILED,	     /* anything else */
+	MTRACK_NOUTCOMES
+};
+/* The outcome name ("ok", "over_budget", ...). */
+const char *mtrack_outcome_name(enum mtrack_outcome o);
+/* The counts so far, one per outcome. Thread-safe. */
+void mtrack_outcomes(uint64_t out[MTRACK_NOUTCOMES]);
+
 /*
  * The weight of one sampled allocation of size bytes when sampling by
  * bytes with mean mean: the allocations it stands for, 1 / (1 - e^(-size/mean)). Pure.
