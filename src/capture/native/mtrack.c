@@ -16,6 +16,7 @@
 #include "capture/native/mtrack_guard.h"
 #include "capture/native/perf_unwind.h"
 #include "capture/native/symbolize.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 /* How long the allocator calls are counted before the plan, and the ring's drain period. */
@@ -331,8 +332,11 @@ int mtrack_capture(pid_t pid, const struct mtrack_opts *o, volatile sig_atomic_t
 
 	memset(out, 0, sizeof(*out));
 	out->requested_ms = o->duration_ms;
-	if (mtrack_guard_pair_cost(o->sample_bytes, &out->pair_ns, why, sizeof(why)) < 0)
+	if (mtrack_guard_pair_cost(o->sample_bytes, &out->pair_ns, why, sizeof(why)) < 0) {
 		out->pair_ns = FALLBACK_PAIR_NS;
+		out->pair_assumed = true;
+		log_info("malloc tracking cost probe failed", "reason=%s", why);
+	}
 	fill_draws(draws, o->sample_bytes);
 	rc = mtrack_bpf_open(pid, draws, &m, err, errlen);
 	if (rc < 0) {
@@ -433,10 +437,12 @@ void mtrack_describe(const struct mtrack_result *r, uint64_t sample_bytes, doubl
 	heapfaults_fmt_bytes((int64_t)sample_bytes, mean, sizeof(mean));
 	snprintf(buf, len,
 		 "malloc tracking in %s for %.1f s%s, sampled every %s on average; the target "
-		 "called the allocator %.0f times/s, at %.1f us per call: %.2g%% of a core "
+		 "called the allocator %.0f times/s, at %.1f us per call%s: %.2g%% of a core "
 		 "(budget %.3g%%)%s",
 		 r->modules[0] ? r->modules : "?", (double)r->duration_ms / 1000.0,
 		 r->shortened ? " (shortened from the requested duration to stay in budget)" : "",
-		 mean, r->calls_per_s, r->pair_ns / 1000.0, r->cost_cores * 100.0, budget * 100.0,
+		 mean, r->calls_per_s, r->pair_ns / 1000.0,
+		 r->pair_assumed ? " (assumed: the cost probe failed)" : "", r->cost_cores * 100.0,
+		 budget * 100.0,
 		 r->process_gone ? "; the process exited during it" : "");
 }

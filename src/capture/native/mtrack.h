@@ -31,6 +31,7 @@ struct mtrack_result {
 	int64_t duration_ms, requested_ms;
 	double calls_per_s, pair_ns, cost_cores;
 	bool shortened, process_gone;
+	bool pair_assumed; /* the cost probe failed: pair_ns is the conservative default */
 	uint64_t alloc_calls, free_calls, sampled, lost;
 	int64_t live_bytes, alloc_bytes, resident_bytes; /* estimates (samples scaled up) */
 	char modules[256];		 /* the files whose allocator was probed */

@@ -14,25 +14,15 @@
 #include "capture/native/symbolize.h"
 #include "lib/util.h"
 
-/* Libraries that define malloc: the C libraries and the common replacements. */
-static const char *const allocator_libs[] = {
-    "libc.so",	    "libc-",	   "ld-musl",	  "libjemalloc", "libtcmalloc",
-    "libmimalloc", "libsnmalloc", "libhoard",
-};
-
 bool mtrack_attach_candidate(const char *path, const char *exe)
 {
-	const char *base;
+	size_t n;
 
+	UNUSED(exe);
 	if (!path || path[0] != '/')
 		return false;
-	if (exe && exe[0] && strcmp(path, exe) == 0)
-		return true;
-	base = strrchr(path, '/') + 1;
-	for (size_t i = 0; i < ARRAY_LEN(allocator_libs); i++)
-		if (strncmp(base, allocator_libs[i], strlen(allocator_libs[i])) == 0)
-			return true;
-	return false;
+	n = strlen(path);
+	return !(n > 10 && strcmp(path + n - 10, " (deleted)") == 0);
 }
 
 #define MAX_FUNCS 16
@@ -185,8 +175,8 @@ int mtrack_attach_process(mtrack_bpf *m, pid_t pid, char *mods, size_t modslen, 
 		return rc;
 	if (total == 0)
 		return util_err(err, errlen, -ENOENT,
-				"pid %d maps no allocator hound knows (malloc in the executable, "
-				"libc, jemalloc, tcmalloc, mimalloc)",
+				"pid %d maps no file that defines malloc (a statically linked "
+				"program without symbols?)",
 				(int)pid);
 	return total;
 }

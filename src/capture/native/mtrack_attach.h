@@ -9,16 +9,17 @@
 #include "capture/native/mtrack_bpf.h"
 
 /*
- * Whether the file mapped at path may hold the allocator of a process whose
- * executable is exe: the executable itself (static builds, an allocator
- * linked in), the C library, and the known malloc replacements (jemalloc,
- * tcmalloc, mimalloc, snmalloc). Pure.
+ * Whether the file mapped at path is worth reading for an allocator: any
+ * file still there (the executable itself, libc, a malloc replacement
+ * whatever its name, preloaded or linked: libjemalloc, libasan ...). Which
+ * of them is the allocator is decided by its symbols: those that define
+ * malloc. exe is unused (kept for callers that know it). Pure.
  */
 bool mtrack_attach_candidate(const char *path, const char *exe);
 
 /*
- * Attaches m to every allocator function of every candidate file the
- * process maps executable (/proc/PID/maps), opened through /proc/PID/root
+ * Attaches m to every allocator function of every file the process maps
+ * executable (/proc/PID/maps) that defines malloc, opened through /proc/PID/root
  * so a process in its own mount namespace (a container) gets its own
  * libraries. Writes the files' names into mods ("libc.so.6", comma
  * separated). Returns the number of functions attached, -ENOENT when no

@@ -134,8 +134,18 @@ static int measure(uint64_t sample_bytes, double *ns, char *err, size_t errlen)
 			rc = util_err(err, errlen, -ETIMEDOUT, "the cost probe (pid %d) did not answer",
 				      (int)pid);
 	}
-	if (rc == 0)
-		*ns = fmax((double)(v[1] - v[0]) / PAIRS, 1.0);
+	if (rc == 0) {
+		struct mtrack_bpf_counts c;
+
+		/* probes that never fired measure nothing: not a cost of zero */
+		mtrack_bpf_counts(m, &c);
+		if (c.alloc_calls < PAIRS)
+			rc = util_err(err, errlen, -ENOENT,
+				      "the cost probe's allocator calls were not seen (%llu of %d)",
+				      (unsigned long long)c.alloc_calls, PAIRS);
+		else
+			*ns = fmax((double)(v[1] - v[0]) / PAIRS, 1.0);
+	}
 out:
 	mtrack_bpf_free(m);
 	close(to_child[1]);
