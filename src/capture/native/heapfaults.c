@@ -240,18 +240,29 @@ static int64_t charge_held(struct fault_state *c, pid_t pid, bool gone)
 			present = count_present(ent, CHUNK_PAGES);
 		}
 		for (size_t k = i; k < j; k++) {
-			uint64_t off = (pages[k].key - 1) % CHUNK_PAGES;
-			if (got && !((ent[off] >> 62) & 3)) /* bit 63 present, bit 62 swapped */
-				pages[k].key = 0;
-			else
+			uint64_t off = (pages[k].key - 1) % CHUNK_PAGES, one;
+			bool keep = true;
+			if (got)
+				keep = (ent[off] >> 62) & 3; /* bit 63 present, bit 62 swapped */
+			else if (pm >= 0 && pread(pm, &one, sizeof(one),
+						  (off_t)((pages[k].key - 1) * sizeof(one))) ==
+						(ssize_t)sizeof(one))
+				keep = (one >> 62) & 3; /* a chunk cut short: page by page */
+			if (keep)
 				weight += pages[k].faults;
+			else
+				pages[k].key = 0;
 		}
-		for (size_t k = i; k < j; k++) {
+		/* scaled down to the present pages, the rounding carried from page to page */
+		for (size_t k = i, cum = 0, done = 0; k < j; k++) {
 			int64_t w = pages[k].faults;
 			if (!pages[k].key)
 				continue;
-			if (present >= 0 && weight > present)
-				w = (w * present + weight / 2) / weight;
+			if (present >= 0 && weight > present) {
+				cum += (size_t)w;
+				w = (int64_t)((cum * (size_t)present) / (size_t)weight - done);
+				done += (size_t)w;
+			}
 			perf_profile_charge(c->prof, pages[k].stack, 0, w * c->page);
 			held += w * c->page;
 		}
