@@ -11,7 +11,8 @@
 #    with nothing attached, during a hound heap capture, and under heaptrack,
 #    for a steady process (malloc/memset/free, no new memory) and a leaking
 #    one (every request faults in 64 KiB); rounds interleave the variants and
-#    the median round is reported.
+#    the median round is reported; a second window of the steady target with
+#    nothing attached, in every round, measures the noise.
 # Prints a markdown section; with -w writes it into docs/benchmarks.md.
 #   bench/heap.sh [-w] [BUILDDIR]     (root or CAP_PERFMON+CAP_SYS_PTRACE; heaptrack)
 # ROUNDS=N (default 3), SECS=N seconds per window (default 10), RATE=requests/s (200).
@@ -118,7 +119,8 @@ t = sys.stdin.read().split()
 u = {"B": 1, "KiB": 1024, "MiB": 1 << 20, "GiB": 1 << 30}
 print(int(float(t[0]) * u[t[1]]) if t else 0)')
 	stop
-	row="$row $attr ${truth:-0} $inside"
+	# nothing attached again: how far two windows of the same steady target differ (the noise)
+	row="$row $attr ${truth:-0} $inside $(window none steady | cut -d' ' -f1)"
 	echo "$row" | tee -a "$S/rows" >&2
 done
 
@@ -157,6 +159,10 @@ for m, name in ((0, "steady (CPU per request)"), (1, "leaking (CPU per request)"
         name, base / 1e3, h / 1e3, (h / base - 1) * 100, t / 1e3, (t / base - 1) * 100))
 hcpu = med(col(4, 1))
 shares = [r[12] / r[13] for r in rows if r[13] > 0 and r[14] > 0]
+aa = [abs(r[15] / r[0] - 1) * 100 for r in rows if len(r) > 15 and r[0] > 0]
+if aa:
+    print("\nNoise: a second window of the steady target with nothing attached, in the same round, differs from the first by "
+          "%.0f%% (median; rounds: %s)." % (med(aa), ", ".join("%.0f%%" % a for a in aa)))
 print("\nhound's own CPU for a %s s capture of the leaking target: %.2f s (median). "
       "Leaked bytes charged to `leak_request_context` when the target leaks %s requests of 64 KiB inside a capture: hound %.1f%% of what the target counts "
       "(median over rounds: %s); heaptrack %s of %d bytes leaked over its run (%.1f%%). "
@@ -164,7 +170,8 @@ print("\nhound's own CPU for a %s s capture of the leaking target: %.2f s (media
       % (secs, hcpu, int(rate) * int(secs) // 4, med(shares) * 100 if shares else 0, ", ".join("%.1f%%" % (s * 100) for s in shares), ht, truth,
          num(ht) / truth * 100 if truth and ht != "0" else 0))
 print("Raw rounds (per window: ns per request, hound CPU s; windows: steady none/hound/heaptrack, leaking none/hound/heaptrack; "
-      "then bytes hound charged to the culprit, bytes the burst leaked, 1 when the burst ended inside the capture):\n")
+      "then bytes hound charged to the culprit, bytes the burst leaked, 1 when the burst ended inside the capture, "
+      "ns per request of the second steady window with nothing attached):\n")
 for l in open(sys.argv[1]):
     print("    " + " ".join(l.split()))
 print()

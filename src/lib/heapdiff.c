@@ -8,11 +8,13 @@
  * is the line an engineer wants first.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "lib/heapdiff.h"
 #include "lib/util.h"
@@ -23,6 +25,7 @@ struct table {
 	uint32_t *slots;     /* open addressing: entry index + 1, 0 = empty */
 	size_t nslots;
 	size_t *stamp;       /* last sample that touched an entry (cum dedupe) */
+	double *var[2];      /* sampling variance of an entry's bytes, base and now */
 };
 
 static uint64_t hash_str(const char *s)
@@ -43,6 +46,29 @@ static void table_init(struct table *t, size_t hint)
 	t->cap = hint ? hint : 1;
 	t->e = xcalloc(t->cap, sizeof(*t->e));
 	t->stamp = xcalloc(t->cap, sizeof(*t->stamp));
+	for (int k = 0; k < 2; k++)
+		t->var[k] = xcalloc(t->cap, sizeof(*t->var[k]));
+}
+
+static void table_fini_index(struct table *t)
+{
+	free(t->slots);
+	free(t->stamp);
+	free(t->var[0]);
+	free(t->var[1]);
+}
+
+/* Entry for name, or -1. */
+static ssize_t table_find(const struct table *t, const char *name)
+{
+	size_t i = hash_str(name) & (t->nslots - 1);
+	while (t->slots[i]) {
+		size_t k = t->slots[i] - 1;
+		if (strcmp(t->e[k].func, name) == 0)
+			return (ssize_t)k;
+		i = (i + 1) & (t->nslots - 1);
+	}
+	return -1;
 }
 
 /* Entry for name, created on first use. The table never holds more than hint names. */
@@ -61,6 +87,10 @@ static size_t table_get(struct table *t, const char *name)
 		t->stamp = xrealloc(t->stamp, ncap * sizeof(*t->stamp));
 		memset(t->e + t->cap, 0, (ncap - t->cap) * sizeof(*t->e));
 		memset(t->stamp + t->cap, 0, (ncap - t->cap) * sizeof(*t->stamp));
+		for (int k = 0; k < 2; k++) {
+			t->var[k] = xrealloc(t->var[k], ncap * sizeof(*t->var[k]));
+			memset(t->var[k] + t->cap, 0, (ncap - t->cap) * sizeof(*t->var[k]));
+		}
 		t->cap = ncap;
 	}
 	t->e[t->n].func = xstrdup(name);
@@ -111,10 +141,28 @@ static const char *flat_key(const struct pprof_profile *p, const struct pprof_sa
 	return best ? best : "(unknown)";
 }
 
+/*
+ * Go samples one allocation per period bytes on average (Poisson) and scales
+ * each sample up by 1/(1 - exp(-size/period)), so a stack's bytes are an
+ * estimate: bytes from objects of size s (the sample's average) have a
+ * variance of bytes * s * (1 - p) / p, with p = 1 - exp(-s/period) the
+ * chance an object was sampled. Small objects are noisy (one sampled 8 KiB
+ * buffer stands for 512 KiB); objects over the period are exact.
+ */
+static double sample_var(int64_t bytes, int64_t objs, int64_t period)
+{
+	if (period <= 0 || bytes <= 0 || objs <= 0)
+		return 0;
+	double s = (double)bytes / (double)objs, p = -expm1(-s / (double)period);
+	return p > 0 ? (double)bytes * s * (1 - p) / p : 0;
+}
+
 /* Adds one profile's samples to both tables; side 0 is base, 1 is now. */
 static void charge(struct table *flat, struct table *cum, const struct pprof_profile *p,
 		   int ispace, int iobj, int side, size_t *serial, int64_t *bytes, int64_t *objs)
 {
+	int64_t period = p->period_type.unit && strcmp(p->period_type.unit, "bytes") == 0 ?
+				 p->period : 0;
 	for (size_t i = 0; i < p->nsamples; i++) {
 		const struct pprof_sample *s = &p->samples[i];
 		int64_t b = s->values[ispace], o = s->values[iobj];
@@ -122,7 +170,9 @@ static void charge(struct table *flat, struct table *cum, const struct pprof_pro
 			continue;
 		*bytes += b;
 		*objs += o;
-		struct heapdiff_entry *e = &flat->e[table_get(flat, flat_key(p, s))];
+		size_t fi = table_get(flat, flat_key(p, s));
+		struct heapdiff_entry *e = &flat->e[fi];
+		flat->var[side][fi] += sample_var(b, o, period);
 		if (side) {
 			e->now_bytes += b;
 			e->now_objects += o;
@@ -172,6 +222,36 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/*
+ * The sampling noise (one standard deviation, bytes) of the in-use growth.
+ * Only objects that differ between the two profiles make noise: a sampled
+ * long-lived object is in both. Per function, the bytes allocated between
+ * the profiles (alloc_space growth) bound what is new in the current
+ * profile; what the baseline held beyond what survived was freed. A steady
+ * churn of garbage is all new and all freed, so its noise counts in full; a
+ * large heap that holds still adds none.
+ */
+static int64_t inuse_noise(const struct table *flat, const struct table *alloc)
+{
+	double v = 0;
+	for (size_t i = 0; i < flat->n; i++) {
+		const struct heapdiff_entry *e = &flat->e[i];
+		ssize_t k = table_find(alloc, e->func);
+		int64_t nb = k < 0 ? 0 : alloc->e[k].now_bytes - alloc->e[k].base_bytes;
+		if (nb < 0)
+			nb = 0; /* the process restarted between the profiles */
+		if (nb > e->now_bytes)
+			nb = e->now_bytes;
+		int64_t survived = e->now_bytes - nb;
+		int64_t freed = e->base_bytes > survived ? e->base_bytes - survived : 0;
+		if (e->now_bytes > 0)
+			v += flat->var[1][i] * (double)nb / (double)e->now_bytes;
+		if (e->base_bytes > 0)
+			v += flat->var[0][i] * (double)freed / (double)e->base_bytes;
+	}
+	return (int64_t)sqrt(v);
+}
+
 int heapdiff_compute(const struct pprof_profile *base, const struct pprof_profile *now,
 		     struct heapdiff **out, char *err, size_t errlen)
 {
@@ -192,8 +272,6 @@ int heapdiff_compute(const struct pprof_profile *base, const struct pprof_profil
 	struct heapdiff *d = xcalloc(1, sizeof(*d));
 	charge(&flat, &cum, base, isp[0], iob[0], 0, &serial, &d->base_bytes, &d->base_objects);
 	charge(&flat, &cum, now, isp[1], iob[1], 1, &serial, &d->now_bytes, &d->now_objects);
-	qsort(flat.e, flat.n, sizeof(*flat.e), cmp_growth);
-	qsort(cum.e, cum.n, sizeof(*cum.e), cmp_growth);
 	/* what was allocated between the two, freed or not: names a burst the GC already took */
 	int ias[2] = {pprof_sample_index(base, "alloc_space"), pprof_sample_index(now, "alloc_space")};
 	int iao[2] = {pprof_sample_index(base, "alloc_objects"),
@@ -204,22 +282,22 @@ int heapdiff_compute(const struct pprof_profile *base, const struct pprof_profil
 		table_init(&alloc, hint);
 		charge(&alloc, NULL, base, ias[0], iao[0], 0, &serial, &ab, &ao);
 		charge(&alloc, NULL, now, ias[1], iao[1], 1, &serial, &ab, &ao);
+		d->inuse_noise = inuse_noise(&flat, &alloc); /* before sorting: uses the index */
 		qsort(alloc.e, alloc.n, sizeof(*alloc.e), cmp_growth);
 		d->alloc = alloc.e;
 		d->nalloc = alloc.n;
-		free(alloc.slots);
-		free(alloc.stamp);
+		table_fini_index(&alloc);
 	}
+	qsort(flat.e, flat.n, sizeof(*flat.e), cmp_growth);
+	qsort(cum.e, cum.n, sizeof(*cum.e), cmp_growth);
 	d->flat = flat.e;
 	d->nflat = flat.n;
 	d->cum = cum.e;
 	d->ncum = cum.n;
 	d->base_time_ns = base->time_nanos;
 	d->now_time_ns = now->time_nanos;
-	free(flat.slots);
-	free(flat.stamp);
-	free(cum.slots);
-	free(cum.stamp);
+	table_fini_index(&flat);
+	table_fini_index(&cum);
 	*out = d;
 	return 0;
 }
@@ -277,7 +355,12 @@ static void format_view(FILE *f, const struct heapdiff_entry *e, size_t n, size_
 bool heapdiff_grew(const struct heapdiff *d)
 {
 	int64_t g = d->now_bytes - d->base_bytes, floor = d->base_bytes / 20;
-	return g >= (floor > (1 << 20) ? floor : (1 << 20));
+	if (floor < (1 << 20))
+		floor = 1 << 20;
+	/* three standard deviations: sampling alone gets there about once in 700 diffs */
+	if (floor < 3 * d->inuse_noise)
+		floor = 3 * d->inuse_noise;
+	return g >= floor;
 }
 
 void heapdiff_format(const struct heapdiff *d, FILE *f, size_t n)
@@ -295,6 +378,11 @@ void heapdiff_format(const struct heapdiff *d, FILE *f, size_t n)
 	fprintf(f, "# inuse_space %s -> %s (%s); inuse_objects %lld -> %lld (%+lld)\n", b0, b1, g,
 		(long long)d->base_objects, (long long)d->now_objects,
 		(long long)(d->now_objects - d->base_objects));
+	if (d->inuse_noise > 0) {
+		fmt_bytes(g, sizeof(g), d->inuse_noise, false);
+		fprintf(f, "# sampling noise of that growth: %s (one standard deviation, from the\n", g);
+		fprintf(f, "# objects allocated or freed in between)\n");
+	}
 	if (!heapdiff_grew(d) && d->nalloc > 0) {
 		fprintf(f, "# in-use heap did not grow: the code that allocated most between the two\n");
 		fprintf(f, "# profiles (alloc_space, freed or not), charged to its innermost application frame\n");

@@ -29,9 +29,19 @@ struct heapdiff {
 	/* alloc_space/alloc_objects between the two, flat (base_ and now_ fields) */
 	struct heapdiff_entry *alloc;
 	size_t nalloc;
+	/*
+	 * One standard deviation (bytes) of the in-use growth that the heap
+	 * profiles' sampling alone makes, from the objects allocated or freed
+	 * between the two (0 without alloc_space samples).
+	 */
+	int64_t inuse_noise;
 };
 
-/* In-use growth of at least 1 MiB and 5% of the baseline. Pure. */
+/*
+ * Whether the in-use heap grew meaningfully: by at least 1 MiB, 5% of the
+ * baseline, and three times inuse_noise (a churn of small garbage moves the
+ * sampled in-use figure by a few sampling periods either way). Pure.
+ */
 bool heapdiff_grew(const struct heapdiff *d);
 
 /*

@@ -202,6 +202,28 @@ static void child_stop(struct child *ch)
 	waitpid(ch->pid, NULL, 0);
 }
 
+/* The fault sampling period: every fault while quiet, rate / budget on average when busy. */
+static void test_fault_period(void)
+{
+	uint64_t rnd = 42, sum = 0, lo = UINT64_MAX, hi = 0;
+	const int n = 20000;
+
+	is_int((int)heapfaults_next_period(0, 100, &rnd), 1, "no fault: every fault sampled");
+	is_int((int)heapfaults_next_period(50, 100, &rnd), 1, "500 a second: still every fault");
+	is_int((int)heapfaults_next_period(1000, 0, &rnd) >= 1, 1, "an empty slice is no division");
+	for (int i = 0; i < n; i++) {
+		uint64_t p = heapfaults_next_period(800, 100, &rnd); /* 8000/s: mean 16 */
+		sum += p;
+		lo = p < lo ? p : lo;
+		hi = p > hi ? p : hi;
+	}
+	ok(sum > 15.5 * n && sum < 16.5 * n, "8000 faults a second: one in 16 on average (%.2f)",
+	   (double)sum / n);
+	ok(lo == 1 && hi == 31, "periods spread over 1..31, not one fixed period (%llu..%llu)",
+	   (unsigned long long)lo, (unsigned long long)hi);
+	ok(heapfaults_next_period(UINT64_C(1) << 40, 100, &rnd) <= 511, "capped");
+}
+
 /* Which frame a fault is charged to, and how the code section reads. */
 static void test_fault_format(void)
 {
@@ -363,6 +385,7 @@ int main(void)
 	util_snprintf(root, sizeof(root), "%s/hound-heapnative.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	test_parse_fixtures();
 	test_fault_format();
+	test_fault_period();
 	if (!mkdtemp(root)) {
 		ok(0, "mkdtemp: %s", strerror(errno));
 		return done_testing();

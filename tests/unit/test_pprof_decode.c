@@ -78,6 +78,106 @@ static void test_frame_class(void)
 	is_int(heapdiff_frame_class("internal/poll.(*FD).Read"), 0, "internal");
 }
 
+
+/*
+ * A synthetic Go heap profile: one single-frame sample per function, values
+ * as Go writes them (scaled up from a 512 KiB sampling period).
+ */
+struct fake_fn {
+	const char *name;
+	int64_t size;          /* object size */
+	int64_t inuse, alloc;  /* bytes (estimated, as in the profile) */
+};
+
+struct fake_prof {
+	struct pprof_profile p;
+	struct pprof_value_type types[4];
+	struct pprof_function fns[4];
+	struct pprof_line lines[4];
+	struct pprof_location locs[4];
+	struct pprof_sample samples[4];
+	uint32_t idx[4];
+	int64_t values[4][4];
+};
+
+static void fake_profile(struct fake_prof *f, const struct fake_fn *fn, size_t n)
+{
+	static const char *names[] = {"alloc_objects", "alloc_space", "inuse_objects", "inuse_space"};
+	static const char *units[] = {"count", "bytes", "count", "bytes"};
+	memset(f, 0, sizeof(*f));
+	for (int k = 0; k < 4; k++)
+		f->types[k] = (struct pprof_value_type){names[k], units[k]};
+	for (size_t i = 0; i < n; i++) {
+		f->fns[i] = (struct pprof_function){.id = i + 1, .name = fn[i].name};
+		f->lines[i] = (struct pprof_line){(uint32_t)i, 10};
+		f->locs[i] = (struct pprof_location){.id = i + 1, .nlines = 1, .lines = &f->lines[i]};
+		f->idx[i] = (uint32_t)i;
+		f->values[i][0] = fn[i].alloc / fn[i].size;
+		f->values[i][1] = fn[i].alloc;
+		f->values[i][2] = fn[i].inuse / fn[i].size;
+		f->values[i][3] = fn[i].inuse;
+		f->samples[i] = (struct pprof_sample){1, &f->idx[i], f->values[i]};
+	}
+	f->p = (struct pprof_profile){.nsample_types = 4, .sample_types = f->types,
+				      .nsamples = n, .samples = f->samples,
+				      .nlocations = n, .locations = f->locs,
+				      .nfunctions = n, .functions = f->fns,
+				      .period_type = {"space", "bytes"}, .period = 512 << 10};
+}
+
+static bool grew(const struct fake_fn *base, const struct fake_fn *now, size_t n)
+{
+	struct fake_prof b, c;
+	struct heapdiff *d;
+	char err[128];
+	fake_profile(&b, base, n);
+	fake_profile(&c, now, n);
+	if (heapdiff_compute(&b.p, &c.p, &d, err, sizeof(err)) < 0)
+		return false;
+	bool g = heapdiff_grew(d);
+	heapdiff_free(d);
+	return g;
+}
+
+/* "Did the in-use heap grow" weighs the growth against the profiles' sampling noise. */
+static void test_heapdiff_grew(void)
+{
+	const int64_t M = 1 << 20;
+	/*
+	 * A service churning 8 KiB garbage: the baseline's profile caught 2 MiB
+	 * of it in use, the current one 4 MiB (four more sampled buffers), while
+	 * a 128 MiB burst came and went. Not growth: the burst explains the RSS.
+	 */
+	struct fake_fn churn_b[] = {{"main.steadyTick", 8 << 10, 2 * M, 300 * M},
+				    {"main.loadReportBurst", 1 << 20, 0, 0}};
+	struct fake_fn churn_n[] = {{"main.steadyTick", 8 << 10, 4 * M, 420 * M},
+				    {"main.loadReportBurst", 1 << 20, 0, 128 * M}};
+	ok(!grew(churn_b, churn_n, 2), "+2 MiB of sampled 8 KiB garbage is noise, not growth");
+	/* the same +2 MiB in 1 MiB objects (each one sampled for sure) is growth */
+	struct fake_fn big_b[] = {{"main.keep", 1 << 20, 2 * M, 300 * M}};
+	struct fake_fn big_n[] = {{"main.keep", 1 << 20, 4 * M, 302 * M}};
+	ok(grew(big_b, big_n, 1), "+2 MiB of 1 MiB objects is growth");
+	/* a leak of small objects well past the noise of its churn */
+	struct fake_fn leak_b[] = {{"main.steadyTick", 8 << 10, 2 * M, 300 * M},
+				   {"main.remember", 1 << 10, 1 * M, 1 * M}};
+	struct fake_fn leak_n[] = {{"main.steadyTick", 8 << 10, 2 * M, 420 * M},
+				   {"main.remember", 1 << 10, 21 * M, 21 * M}};
+	ok(grew(leak_b, leak_n, 2), "a 20 MiB leak of 1 KiB objects is growth");
+	/*
+	 * A 400 MiB heap of small long-lived objects that holds still makes no
+	 * noise: a 25 MiB leak (over 5% of it) counts.
+	 */
+	struct fake_fn held_b[] = {{"main.index", 64, 400 * M, 400 * M},
+				   {"main.remember", 1 << 10, 0, 0}};
+	struct fake_fn held_n[] = {{"main.index", 64, 400 * M, 400 * M},
+				   {"main.remember", 1 << 10, 25 * M, 25 * M}};
+	ok(grew(held_b, held_n, 2), "long-lived objects add no noise: +25 MiB on 400 MiB is growth");
+	/* under the fixed floor (5% of the baseline) whatever the noise */
+	struct fake_fn small_n[] = {{"main.index", 64, 400 * M, 400 * M},
+				    {"main.remember", 1 << 10, 15 * M, 15 * M}};
+	ok(!grew(held_b, small_n, 2), "+15 MiB on a 400 MiB heap is under 5%%");
+}
+
 static void test_heapdiff(void)
 {
 	struct pprof_profile *b, *n;
@@ -99,6 +199,8 @@ static void test_heapdiff(void)
 		if (strcmp(d->cum[i].func, "main.drive") == 0)
 			found_drive = d->cum[i].now_bytes >= d->flat[0].now_bytes;
 	ok(found_drive, "cum charges the caller main.drive with the leak too");
+	ok(d->inuse_noise > 0 && heapdiff_grew(d), "a 20 MB leak grows past its sampling noise (%lld)",
+	   (long long)d->inuse_noise);
 	heapdiff_free(d);
 	/* a profile diffed with itself shows no growth */
 	is_int(heapdiff_compute(n, n, &d, err, sizeof(err)), 0, "self diff");
@@ -251,6 +353,7 @@ int main(void)
 	test_heap_fixture();
 	test_frame_class();
 	test_heapdiff();
+	test_heapdiff_grew();
 	test_hostile();
 	return done_testing();
 }

@@ -23,6 +23,19 @@
 #define RING_PAGES  256
 #define STACK_BYTES 4096
 #define DRAIN_MS    20
+/*
+ * Each sampled fault costs the target a few microseconds (the sample, a
+ * stack copy, a callchain) on top of the fault itself, so a process that
+ * faults thousands of pages a second would pay a large share of its CPU.
+ * Every fault is sampled while the process faults less than FAULT_BUDGET
+ * a second; above it, one in N on average (N re-drawn every ADAPT_MS,
+ * random so that no fixed period aliases with code that faults the same
+ * number of pages each time), each sample standing for its period. A
+ * steady process faults rarely and keeps every fault.
+ */
+#define FAULT_BUDGET 500
+#define ADAPT_MS     100
+#define PERIOD_MAX   256
 /* Kernel ring memory is locked: a process with many threads gets smaller rings. */
 #define RING_BUDGET (32u << 20)
 #define RING_MIN    16
@@ -35,6 +48,27 @@ static size_t ring_pages_for(size_t n)
 	while (pages > RING_MIN && n * pages * 4096 > RING_BUDGET)
 		pages /= 2;
 	return pages;
+}
+
+uint64_t heapfaults_next_period(uint64_t faults, int64_t ms, uint64_t *rnd)
+{
+	uint64_t mean, x;
+
+	if (ms <= 0)
+		ms = 1;
+	/* faults a second over the budget: mean = rate / budget, rounded up */
+	mean = (faults * 1000 + (uint64_t)ms * FAULT_BUDGET - 1) / ((uint64_t)ms * FAULT_BUDGET);
+	if (mean <= 1)
+		return 1;
+	if (mean > PERIOD_MAX)
+		mean = PERIOD_MAX;
+	/* xorshift64: uniform on [1, 2 * mean - 1], whose mean is mean */
+	x = *rnd ? *rnd : 0x9e3779b97f4a7c15ULL;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*rnd = x;
+	return 1 + x % (2 * mean - 1);
 }
 
 static size_t count_threads(pid_t pid)
@@ -139,18 +173,41 @@ static bool mapped(const struct sym_map *m, size_t n, uint64_t addr)
 	return false;
 }
 
+static int cmp_slot(const void *x, const void *y)
+{
+	const struct page_slot *a = x, *b = y;
+	return a->key < b->key ? -1 : a->key > b->key;
+}
+
+#define CHUNK_PAGES 512 /* 2 MiB of 4 KiB pages: one pread of pagemap */
+
+/* Pages present or swapped among n pagemap entries. */
+static int64_t count_present(const uint64_t *ent, size_t n)
+{
+	int64_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += ((ent[i] >> 62) & 3) != 0;
+	return k;
+}
+
 /*
  * Charges each page still resident (or swapped) at the end to its last
- * toucher: mapped per /proc/PID/maps and present per /proc/PID/pagemap
- * (the present bit needs no privilege beyond reading the process). A
- * process that exited keeps every page. Returns the bytes charged.
+ * sampled toucher: mapped per /proc/PID/maps and present per
+ * /proc/PID/pagemap (the present bit needs no privilege beyond reading the
+ * process). A sampled page stands for its period's worth of pages; where
+ * the sampling overshoots (pages faulted again and again at a high rate),
+ * no 2 MiB chunk is charged more than the pages it really has resident,
+ * each page's share scaled down alike. A process that exited keeps every
+ * page. Returns the bytes charged.
  */
 static int64_t charge_held(struct fault_state *c, pid_t pid, bool gone)
 {
 	char path[64];
 	char *buf = NULL;
-	size_t len = 0, nmaps = 0;
+	size_t len = 0, nmaps = 0, n = 0;
 	struct sym_map *maps = NULL;
+	struct page_slot *pages;
+	uint64_t ent[CHUNK_PAGES];
 	int pm = -1;
 	int64_t held = 0;
 
@@ -163,24 +220,54 @@ static int64_t charge_held(struct fault_state *c, pid_t pid, bool gone)
 		snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
 		pm = open(path, O_RDONLY | O_CLOEXEC);
 	}
-	for (size_t i = 0; i < c->cap; i++) {
-		const struct page_slot *e = &c->slots[i];
-		uint64_t addr = (e->key - 1) * (uint64_t)c->page, ent;
-		bool keep = true;
+	/* the sampled pages in address order, the pages of one chunk side by side */
+	pages = xcalloc(c->nslots ? c->nslots : 1, sizeof(*pages));
+	for (size_t i = 0; i < c->cap; i++)
+		if (c->slots[i].key && (!maps || mapped(maps, nmaps, (c->slots[i].key - 1) *
+								   (uint64_t)c->page)))
+			pages[n++] = c->slots[i];
+	qsort(pages, n, sizeof(*pages), cmp_slot);
+	for (size_t i = 0, j; i < n; i = j) {
+		uint64_t chunk = (pages[i].key - 1) / CHUNK_PAGES;
+		int64_t weight = 0, present = -1;
+		bool got = false;
 
-		if (!e->key)
-			continue;
-		if (maps)
-			keep = mapped(maps, nmaps, addr);
-		if (keep && pm >= 0 &&
-		    pread(pm, &ent, sizeof(ent), (off_t)((e->key - 1) * sizeof(ent))) ==
-			(ssize_t)sizeof(ent))
-			keep = (ent >> 62) & 3; /* bit 63 present, bit 62 swapped */
-		if (keep) {
-			perf_profile_charge(c->prof, e->stack, 0, (int64_t)e->faults * c->page);
-			held += (int64_t)e->faults * c->page;
+		for (j = i; j < n && (pages[j].key - 1) / CHUNK_PAGES == chunk; j++)
+			;
+		if (pm >= 0 && pread(pm, ent, sizeof(ent), (off_t)(chunk * sizeof(ent))) ==
+				       (ssize_t)sizeof(ent)) {
+			got = true;
+			present = count_present(ent, CHUNK_PAGES);
+		}
+		for (size_t k = i; k < j; k++) {
+			uint64_t off = (pages[k].key - 1) % CHUNK_PAGES, one;
+			bool keep = true;
+			if (got)
+				keep = (ent[off] >> 62) & 3; /* bit 63 present, bit 62 swapped */
+			else if (pm >= 0 && pread(pm, &one, sizeof(one),
+						  (off_t)((pages[k].key - 1) * sizeof(one))) ==
+						(ssize_t)sizeof(one))
+				keep = (one >> 62) & 3; /* a chunk cut short: page by page */
+			if (keep)
+				weight += pages[k].faults;
+			else
+				pages[k].key = 0;
+		}
+		/* scaled down to the present pages, the rounding carried from page to page */
+		for (size_t k = i, cum = 0, done = 0; k < j; k++) {
+			int64_t w = pages[k].faults;
+			if (!pages[k].key)
+				continue;
+			if (present >= 0 && weight > present) {
+				cum += (size_t)w;
+				w = (int64_t)((cum * (size_t)present) / (size_t)weight - done);
+				done += (size_t)w;
+			}
+			perf_profile_charge(c->prof, pages[k].stack, 0, w * c->page);
+			held += w * c->page;
 		}
 	}
+	free(pages);
 	if (pm >= 0)
 		close(pm);
 	sym_maps_free(maps, nmaps);
@@ -243,9 +330,10 @@ void heapfaults_format(FILE *f, const struct heapfaults_result *r, size_t max)
 		(double)r->duration_ms / 1000.0);
 	fprintf(f, "# resident at its end (faults.pb.gz), each page charged to the innermost frame\n");
 	fprintf(f, "# in the program's own code of its last fault\n");
-	fprintf(f, "# %s still resident of %s faulted in (%lld faults, %llu lost), %zu threads%s\n",
-		b, t, (long long)r->faults, (unsigned long long)r->lost, r->threads,
-		r->process_gone ? ", the process exited" : "");
+	fprintf(f, "# %s still resident of %s faulted in (%lld faults, %llu sampled, %llu lost),",
+		b, t, (long long)r->faults, (unsigned long long)r->samples,
+		(unsigned long long)r->lost);
+	fprintf(f, " %zu threads%s\n", r->threads, r->process_gone ? ", the process exited" : "");
 	fprintf(f, "#     resident       faults  function\n");
 	for (size_t i = 0; i < r->ntop && i < max; i++) {
 		const struct perf_profile_fn *e = &r->top[i];
@@ -307,6 +395,7 @@ int heapfaults_capture(pid_t pid, int64_t dur_ms, volatile sig_atomic_t *stop, b
 	perf_sampler *s = NULL;
 	char exe[PATH_MAX];
 	int64_t start, wall;
+	uint64_t rnd, period;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -323,13 +412,27 @@ int heapfaults_capture(pid_t pid, int64_t dur_ms, volatile sig_atomic_t *stop, b
 	exe_path(pid, exe, sizeof(exe));
 	start = util_mono_ms();
 	wall = util_wall_ms();
-	rc = perf_sampler_run(s, start + dur_ms, stop, on_fault, &c);
+	rnd = (uint64_t)util_mono_ms() * 0x2545f4914f6cdd1dULL ^ (uint64_t)pid;
+	for (int64_t t0 = start, now = start; rc == 0;) {
+		int64_t seen = c.faults;
+		int64_t until = now + ADAPT_MS < start + dur_ms ? now + ADAPT_MS : start + dur_ms;
+		rc = perf_sampler_run(s, until, stop, on_fault, &c);
+		st = perf_sampler_stats(s);
+		now = util_mono_ms();
+		if (rc < 0 || st->process_gone || (stop && *stop) || now >= start + dur_ms)
+			break;
+		/* the rate of the slice just drained (its samples times their periods) */
+		period = heapfaults_next_period((uint64_t)(c.faults - seen), now - t0, &rnd);
+		perf_sampler_set_period(s, period); /* on failure the last period stays: still exact */
+		t0 = now;
+	}
 	if (rc < 0) {
 		util_err(err, errlen, rc, "poll on perf_event fds of pid %d: %s", (int)pid,
 			 strerror(-rc));
 		goto out;
 	}
 	st = perf_sampler_stats(s);
+
 	out->duration_ms = util_mono_ms() - start;
 	out->samples = st->samples;
 	out->lost = st->lost;

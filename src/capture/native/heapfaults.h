@@ -27,7 +27,9 @@ struct heapfaults_result {
 
 /*
  * Samples the page faults of every thread of pid for dur_ms (or until *stop
- * or the process exits), unwinding each sampled user stack, and writes
+ * or the process exits): every fault while the process faults less than
+ * 500 pages a second, else a random one in N standing for N (see
+ * heapfaults_next_period). Unwinds each sampled user stack and writes
  * faults.pb.gz (sample types faults/count: every fault; resident/bytes:
  * pages still resident at the end, charged to the stack of their last
  * fault) and faults.folded (weighted by resident bytes) into the bundle. Returns 0 and fills
@@ -37,6 +39,14 @@ struct heapfaults_result {
 int heapfaults_capture(pid_t pid, int64_t dur_ms, volatile sig_atomic_t *stop, bundle *b,
 		       struct heapfaults_result *out, char *err, size_t errlen);
 void heapfaults_result_fini(struct heapfaults_result *r);
+
+/*
+ * The sampling period for the next slice after faults were seen in ms:
+ * 1 while the rate is under the budget (500 faults a second), else a random
+ * period whose mean is rate / budget (at most 256). *rnd is the generator's
+ * state. Pure.
+ */
+uint64_t heapfaults_next_period(uint64_t faults, int64_t ms, uint64_t *rnd);
 
 /*
  * The frame class used to pick the function a fault is charged to: 3 for

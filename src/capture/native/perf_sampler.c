@@ -214,7 +214,7 @@ static void deliver(perf_sampler *s, const struct perf_sample_rec *r)
 	ps.thread = s->cur_name;
 	ps.time_ns = (int64_t)r->time;
 	ps.period_ns = s->attr.freq ? (int64_t)(1e9 / s->o.hz) : (int64_t)r->period;
-	ps.period = r->period ? r->period : 1;
+	ps.period = r->period ? r->period : s->attr.sample_period ? s->attr.sample_period : 1;
 	ps.addr = r->addr;
 	s->st.samples++;
 	s->st.method[ps.method]++;
@@ -322,6 +322,13 @@ int perf_sampler_open(pid_t pid, const struct perf_sampler_opts *o, perf_sampler
 		a->type = PERF_TYPE_SOFTWARE;
 		a->config = PERF_COUNT_SW_PAGE_FAULTS;
 		a->sample_type |= PERF_SAMPLE_ADDR;
+		/*
+		 * With PERF_SAMPLE_PERIOD the kernel makes every software event a
+		 * sample whatever the period (perf_swevent_event), so the period
+		 * perf_sampler_set_period sets would not apply: a sample stands
+		 * for the period in effect when its ring was drained.
+		 */
+		a->sample_type &= ~(uint64_t)PERF_SAMPLE_PERIOD;
 		a->freq = 0;
 		a->sample_period = 1;
 		s->st.event = "page-faults";
@@ -417,6 +424,23 @@ int perf_sampler_run(perf_sampler *s, int64_t until_mono_ms, volatile sig_atomic
 		if (!s->th[i].done)
 			drain(s, &s->th[i]);
 	return 0;
+}
+
+int perf_sampler_set_period(perf_sampler *s, uint64_t period)
+{
+	int rc = 0;
+
+	if (s->attr.freq || s->attr.type != PERF_TYPE_SOFTWARE ||
+	    s->attr.config != PERF_COUNT_SW_PAGE_FAULTS || !period)
+		return -EINVAL;
+	if (s->attr.sample_period == period)
+		return 0;
+	s->attr.sample_period = period; /* for threads added by later rescans */
+	for (size_t i = 0; i < s->nth; i++)
+		if (!s->th[i].done && ioctl(s->th[i].fd, PERF_EVENT_IOC_PERIOD, &period) < 0 &&
+		    errno != ESRCH)
+			rc = -errno;
+	return rc;
 }
 
 const struct perf_sampler_stats *perf_sampler_stats(const perf_sampler *s)

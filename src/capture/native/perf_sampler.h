@@ -79,6 +79,13 @@ void perf_sampler_free(perf_sampler *s);
 int perf_sampler_run(perf_sampler *s, int64_t until_mono_ms, volatile sig_atomic_t *stop,
 		     perf_stack_fn fn, void *arg);
 
+/*
+ * Faults only: samples one fault in period from now on, on every thread
+ * (and on threads found later). Each sample's perf_stack.period says how
+ * many faults it stands for. Returns 0 or -errno (EINVAL for CPU events).
+ */
+int perf_sampler_set_period(perf_sampler *s, uint64_t period);
+
 const struct perf_sampler_stats *perf_sampler_stats(const perf_sampler *s);
 /* Bytes of ring buffers currently mapped. */
 size_t perf_sampler_ring_bytes(const perf_sampler *s);
