@@ -170,7 +170,7 @@ requests() { # the target's request count, from a STATS line printed after now
 	grep -o 'requests=[0-9]*' "$T/request.out" | tail -1 | cut -d= -f2
 }
 before=$(requests)
-left=0 killed=0
+left=0 killed=0 dirty=0
 for i in $(seq 1 20); do
 	mkdir -p "$T/c-kill"
 	"$HOUND" capture -p "$TPID" -k heap -d 30s -o "$T/c-kill" >/dev/null 2>&1 &
@@ -182,9 +182,18 @@ for i in $(seq 1 20); do
 	fi
 	kill -KILL "$k"; wait "$k" 2>/dev/null
 	wait_for 10 none_attached "$k" || left=$((left + 1))
+	# the real criterion: the target's allocator code reads as in the file again
+	wait_for 10 python3 "$TOP_SRCDIR/tests/system/uprobe_clean.py" "$TPID" || dirty=$((dirty + 1))
 done
 check "kill: hound attached its uprobes before 20 of 20 kills ($killed)" [ "$killed" -eq 20 ]
 check "kill: no BPF program, link or uprobe of a killed hound remains ($left left)" [ "$left" -eq 0 ]
+check "kill: no breakpoint left in the target's allocator ($dirty kills left one)" [ "$dirty" -eq 0 ]
+check "while attached, the checker does see the breakpoints (negative control)" bash -c "
+	mkdir -p '$T/c-ctl'; '$HOUND' capture -p $TPID -k heap -d 8s -o '$T/c-ctl' >/dev/null 2>&1 & h=\$!
+	ok=1; for i in \$(seq 100); do
+		python3 '$TOP_SRCDIR/tests/system/uprobe_clean.py' $TPID >/dev/null || { ok=0; break; }
+		sleep 0.1; done
+	wait \$h; exit \$ok"
 if [ -r /sys/kernel/tracing/uprobe_events ]; then
 	check "kill: no uprobe left in tracefs either" \
 		bash -c "! grep -q libbpf_ /sys/kernel/tracing/uprobe_events"
