@@ -17,10 +17,10 @@ test_pkgs=(clang libclang-rt-14-dev golang-go elfutils gdb awscli
 test_pkgs+=(openjdk-17-jdk-headless)
 
 # malloc tracking: libbpf, and clang -target bpf + bpftool to build the BPF
-# object hound embeds; libbpf-tools (memleak) and heaptrack are the peers of
-# bench/malloc.sh and bench/heap.sh.
+# object hound embeds; heaptrack is a peer of bench/heap.sh and
+# bench/malloc.sh (which also needs bpfcc-tools for memleak-bpfcc).
 build_pkgs+=(libbpf-dev clang llvm bpftool)
-test_pkgs+=(libbpf-tools heaptrack)
+test_pkgs+=(heaptrack)
 
 # core dumps: libzstd for core.zst, zstd to open them in the tests.
 build_pkgs+=(libzstd-dev)
