@@ -158,9 +158,15 @@ int mtrack_bpf_attach(mtrack_bpf *m, const char *path, const char *func, uint64_
 			p = &probes[i];
 	if (!p)
 		return util_err(err, errlen, -ENOENT, "no probe for %s", func);
-	rc = attach_one(m, p->enter, false, path, off);
-	if (rc == 0 && p->leave != NONE)
-		rc = attach_one(m, p->leave, true, path, off);
+	/*
+	 * The return probe first: a call whose entry was counted must have its
+	 * return seen, or its thread's depth stays above zero and every later
+	 * allocation there looks nested (uncounted). A call already running
+	 * when the entry probe arrives returns to a depth of zero, which stays 0.
+	 */
+	rc = p->leave != NONE ? attach_one(m, p->leave, true, path, off) : 0;
+	if (rc == 0)
+		rc = attach_one(m, p->enter, false, path, off);
 	if (rc < 0)
 		return util_err(err, errlen, rc, "perf_event_open(uprobe %s at 0x%llx in %s, pid %d): %s",
 				func, (unsigned long long)off, path, (int)m->pid, strerror(-rc));
