@@ -52,7 +52,9 @@ for c in "request leak_request_context" "calloc grow_table" "arena arena_carve" 
 import json, re, sys
 n = json.load(open(sys.argv[1]))["notes"]["heap.malloc"]
 m = re.match(r"malloc tracking in libc\.so\.6 for [0-9.]+ s, sampled every 512 KiB on average; "
-             r"the target called the allocator [0-9]+ times/s, at ([0-9.]+) us per call: "
+             r"the target called the allocator [0-9]+ times/s, at ([0-9.]+) us per call"
+             # a cost probe that timed out (a loaded machine) falls back to a stated assumption
+             r"( \(assumed: the cost probe failed\))?: "
              r"[0-9.e+-]+% of a core \(budget 2%\)", n)
 assert m, n
 # a uprobe trap costs microseconds: zero would mean the cost probe's calls were not seen
